@@ -1,0 +1,129 @@
+#include "common/file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fd.h"
+
+namespace moor {
+
+Result<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return FailErrno("open " + path);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+static Result<void> WriteAll(int fd, std::string_view content, const std::string& path) {
+  while (!content.empty()) {
+    ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("write " + path);
+    }
+    content.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Result<void> WriteExisting(const std::string& path, std::string_view content) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return FailErrno("open " + path);
+  return WriteAll(fd.get(), content, path);
+}
+
+Result<void> WriteFileAtomic(const std::string& path, std::string_view content) {
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return FailErrno("create " + tmp);
+  auto r = WriteAll(fd.get(), content, tmp);
+  if (!r) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = Error::FromErrno("rename " + tmp);
+    ::unlink(tmp.c_str());
+    return Fail(std::move(e));
+  }
+  return {};
+}
+
+Result<void> MkdirAll(const std::string& path, unsigned mode) {
+  if (path.empty()) return {};
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    size_t next = path.find('/', pos + 1);
+    cur = path.substr(0, next);
+    pos = next;
+    if (cur.empty() || cur == "/") continue;
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir " + cur);
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return FailErrno("stat " + path);
+  if (!S_ISDIR(st.st_mode)) return Fail(Error(ENOTDIR, path + " exists and is not a directory"));
+  return {};
+}
+
+static Result<void> RemoveAt(int dirfd, const char* name, dev_t dev) {
+  struct stat st;
+  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return FailErrno(std::string("stat ") + name);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (st.st_dev != dev) return Fail(Error(EBUSY, std::string("refusing to remove mount point ") + name));
+    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return FailErrno(std::string("open ") + name);
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+      ::close(fd);
+      return FailErrno(std::string("opendir ") + name);
+    }
+    Result<void> r;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      r = RemoveAt(::dirfd(d), e->d_name, dev);
+      if (!r) break;
+    }
+    ::closedir(d);
+    if (!r) return r;
+    if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return FailErrno(std::string("rmdir ") + name);
+    return {};
+  }
+  if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) return FailErrno(std::string("unlink ") + name);
+  return {};
+}
+
+Result<void> RemoveAll(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return FailErrno("stat " + path);
+  }
+  auto r = RemoveAt(AT_FDCWD, path.c_str(), st.st_dev);
+  if (!r) return Fail(std::move(r.error()).Wrap("remove " + path));
+  return {};
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace moor

@@ -1,0 +1,22 @@
+// String helpers shared by every module.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moor {
+
+std::vector<std::string> Split(std::string_view s, char sep);
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+bool StartsWith(std::string_view s, std::string_view prefix);
+std::string_view Trim(std::string_view s);
+// Quoted JSON string literal, for hand-written JSON on paths that avoid the
+// JSON library (logging).
+std::string JsonQuote(std::string_view s);
+std::optional<int64_t> ParseInt(std::string_view s);
+std::optional<uint64_t> ParseUint(std::string_view s);
+
+}  // namespace moor
