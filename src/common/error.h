@@ -59,18 +59,18 @@ inline void TakeValue(std::expected<void, Error>&&) {}
 // otherwise yields the value (void for Result<void>).
 #define MOOR_CONCAT_(a, b) a##b
 #define MOOR_CONCAT(a, b) MOOR_CONCAT_(a, b)
-#define TRY(expr)                                                           \
-  ({                                                                        \
-    auto&& MOOR_CONCAT(try_r_, __LINE__) = (expr);                          \
-    if (!MOOR_CONCAT(try_r_, __LINE__))                                     \
-      return std::unexpected(std::move(MOOR_CONCAT(try_r_, __LINE__).error())); \
-    ::moor::detail::TakeValue(std::move(MOOR_CONCAT(try_r_, __LINE__)));     \
+#define TRY(expr) MOOR_TRY_IMPL_(expr, MOOR_CONCAT(try_r_, __COUNTER__))
+#define MOOR_TRY_IMPL_(expr, r)                                    \
+  ({                                                               \
+    auto&& r = (expr);                                             \
+    if (!r) return std::unexpected(std::move(r.error()));          \
+    ::moor::detail::TakeValue(std::move(r));                       \
   })
 // TRY_CTX(expr, "context"): as TRY, prepending context to the error.
-#define TRY_CTX(expr, ctx)                                                  \
-  ({                                                                        \
-    auto&& MOOR_CONCAT(try_r_, __LINE__) = (expr);                          \
-    if (!MOOR_CONCAT(try_r_, __LINE__))                                     \
-      return std::unexpected(std::move(MOOR_CONCAT(try_r_, __LINE__).error()).Wrap(ctx)); \
-    ::moor::detail::TakeValue(std::move(MOOR_CONCAT(try_r_, __LINE__)));     \
+#define TRY_CTX(expr, ctx) MOOR_TRY_CTX_IMPL_(expr, ctx, MOOR_CONCAT(try_r_, __COUNTER__))
+#define MOOR_TRY_CTX_IMPL_(expr, ctx, r)                           \
+  ({                                                               \
+    auto&& r = (expr);                                             \
+    if (!r) return std::unexpected(std::move(r.error()).Wrap(ctx)); \
+    ::moor::detail::TakeValue(std::move(r));                       \
   })
