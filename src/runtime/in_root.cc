@@ -29,9 +29,8 @@ uint64_t ResolveFlags(const InRootOptions& o) {
 std::string FdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 Result<UniqueFd> OpenInRoot(int root_fd, const std::string& path, InRootOptions opts) {
-  std::string rel = path;
-  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-  if (rel.empty()) rel = ".";
+  const size_t skip = path.find_first_not_of('/');
+  const std::string rel = skip == std::string::npos ? std::string(1, '.') : path.substr(skip);
   const uint64_t resolve = ResolveFlags(opts);
   int fd = Openat2(root_fd, rel.c_str(), O_PATH | O_CLOEXEC, resolve);
   if (fd >= 0) return UniqueFd(fd);
@@ -51,7 +50,8 @@ Result<UniqueFd> OpenInRoot(int root_fd, const std::string& path, InRootOptions 
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& name = parts[i];
     if (name == "..") return FailInvalid("\"" + path + "\" contains \"..\"");
-    prefix += (prefix.empty() ? "" : "/") + name;
+    if (!prefix.empty()) prefix += '/';
+    prefix += name;
     bool last = i + 1 == parts.size();
     int next = Openat2(root_fd, prefix.c_str(), O_PATH | O_CLOEXEC, resolve);
     if (next < 0 && errno == ENOENT) {
