@@ -1,6 +1,6 @@
-// The runtime's view of one container's cgroup: a thin layer over
-// cgroups::CgroupManager that resolves linux.cgroupsPath once and can be
-// reopened from the persisted path by later commands (delete, update, pause).
+// The runtime's view of one container's cgroup: resolves linux.cgroupsPath
+// once at create, records the directories in the state file, and rebuilds the
+// same manager from them in later commands (delete, update, pause, ps).
 #pragma once
 
 #include <sys/types.h>
@@ -11,44 +11,35 @@
 
 #include "common/error.h"
 #include "oci/spec.h"
+#include "runtime/cgroups/manager.h"
+#include "runtime/container_state.h"
 #include "runtime/rootfs_plan.h"
 
 namespace moor::runtime {
 
-struct CgroupStats {
-  uint64_t memory_usage = 0;
-  uint64_t memory_limit = 0;
-  uint64_t cpu_usage_ns = 0;
-  uint64_t pids = 0;
-};
-
 class ContainerCgroup {
  public:
-  // Resolves the path (empty → /moor/<id>; systemd "slice:prefix:name" →
-  // cgroupfs path). Creates nothing.
-  static Result<std::unique_ptr<ContainerCgroup>> Open(const std::string& cgroups_path, const std::string& id,
-                                                       bool systemd_style);
-  virtual ~ContainerCgroup() = default;
+  // For create: resolves cgroupsPath (empty → /moor/<id>; systemd
+  // "slice:prefix:name" → its cgroupfs path). Creates nothing.
+  static Result<std::unique_ptr<ContainerCgroup>> Resolve(const std::string& cgroups_path, const std::string& id);
+  // For later commands: the directories recorded in the state.
+  static Result<std::unique_ptr<ContainerCgroup>> FromState(const ContainerState& state);
 
-  // The resolved cgroup path to persist (absolute, cgroupfs form).
-  virtual const std::string& path() const = 0;
-  // Creates the directories and applies `resources` (may be null). On error
-  // nothing is left behind.
-  virtual Result<void> Create(const oci::Resources* resources) = 0;
-  virtual Result<void> Update(const oci::Resources& resources) = 0;
-  virtual Result<void> AddProcess(pid_t pid) = 0;
-  virtual Result<void> Freeze() = 0;
-  virtual Result<void> Thaw() = 0;
-  virtual Result<bool> Frozen() = 0;
-  virtual Result<std::vector<pid_t>> Pids() = 0;
-  virtual Result<void> KillAll(int signal) = 0;
-  virtual Result<CgroupStats> Stats() = 0;
-  // Removes every directory; missing ones are fine.
-  virtual Result<void> Destroy() = 0;
-  // How each hierarchy should appear under a "cgroup" mount in the container.
-  virtual std::vector<CgroupView> Views() const = 0;
-  // False when device rules cannot be enforced (cgroup v2 without eBPF).
-  virtual bool SupportsDeviceRules() const = 0;
+  // Validates, creates the directories and applies `resources` (may be
+  // null); on error nothing is left behind.
+  Result<void> Create(const oci::Resources* resources);
+  cgroups::CgroupManager& manager() { return *manager_; }
+  // Stores the directories into `state`.
+  void Record(ContainerState& state) const;
+  Result<bool> Frozen() const;
+  // How each hierarchy appears under a "cgroup" mount inside the container.
+  std::vector<CgroupView> Views() const;
+
+ private:
+  ContainerCgroup(cgroups::Layout layout, std::unique_ptr<cgroups::CgroupManager> m)
+      : layout_(std::move(layout)), manager_(std::move(m)) {}
+  cgroups::Layout layout_;
+  std::unique_ptr<cgroups::CgroupManager> manager_;
 };
 
 }  // namespace moor::runtime

@@ -42,6 +42,9 @@ std::string SerializeState(const ContainerState& s) {
             {"pid_start_time", s.pid_start_time},
             {"created", s.created},
             {"cgroups_path", s.cgroups_path},
+            {"cgroup_v1", s.cgroup_v1},
+            {"cgroup_unified", s.cgroup_unified},
+            {"cgroup_ancestors", s.cgroup_ancestors},
             {"annotations", s.annotations},
             {"owner", s.owner}};
   return j.dump();
@@ -59,6 +62,9 @@ Result<ContainerState> ParseState(std::string_view text) {
     s.pid_start_time = j.at("pid_start_time").get<uint64_t>();
     s.created = j.at("created").get<std::string>();
     s.cgroups_path = j.at("cgroups_path").get<std::string>();
+    s.cgroup_v1 = j.at("cgroup_v1").get<std::map<std::string, std::string>>();
+    s.cgroup_unified = j.at("cgroup_unified").get<std::string>();
+    s.cgroup_ancestors = j.at("cgroup_ancestors").get<std::vector<std::string>>();
     s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
     s.owner = j.value("owner", "");
   } catch (const json::exception& e) {

@@ -22,7 +22,12 @@ struct ContainerState {
   pid_t pid = 0;
   uint64_t pid_start_time = 0;  // /proc/<pid>/stat field 22: detects pid reuse
   std::string created;           // RFC 3339, UTC
-  std::string cgroups_path;      // as resolved at create (absolute, cgroupfs form)
+  std::string cgroups_path;      // linux.cgroupsPath as given
+  // The cgroup directories made at create (see cgroups::CgroupPaths): later
+  // commands rebuild the manager from these instead of re-resolving.
+  std::map<std::string, std::string> cgroup_v1;
+  std::string cgroup_unified;
+  std::vector<std::string> cgroup_ancestors;
   std::map<std::string, std::string> annotations;
   std::string owner;
 };

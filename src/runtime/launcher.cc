@@ -35,7 +35,7 @@ class CreateGuard {
       ::waitpid(pid_, nullptr, 0);
     }
     if (cgroup_) {
-      if (auto r = cgroup_->Destroy(); !r) log::Warn("cleanup: " + r.error().message());
+      if (auto r = cgroup_->manager().Destroy(); !r) log::Warn("cleanup: " + r.error().message());
     }
     if (auto r = RemoveAll(dir_.dir()); !r) log::Warn("cleanup: " + r.error().message());
   }
@@ -104,7 +104,7 @@ Result<oci::Spec> LoadSavedSpec(const ContainerDir& dir) {
 Status CurrentStatus(const ContainerDir& dir, const ContainerState& s) {
   if (!ProcessAlive(s.pid, s.pid_start_time)) return Status::kStopped;
   if (PathExists(dir.fifo())) return Status::kCreated;
-  auto cg = ContainerCgroup::Open(s.cgroups_path, s.id, false);
+  auto cg = ContainerCgroup::FromState(s);
   if (cg) {
     auto frozen = (*cg)->Frozen();
     if (frozen && *frozen) return Status::kPaused;
@@ -136,6 +136,8 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
                                 "config.json");
 
   ContainerDir dir{opts.root, opts.id};
+  // Declared before the guard so that the guard, destroyed first, can still use it.
+  std::unique_ptr<ContainerCgroup> cgroup;
   TRY(MkdirAll(opts.root, 0700));
   if (::mkdir(dir.dir().c_str(), 0711) != 0) {
     if (errno == EEXIST) return Fail(Error(EEXIST, "container \"" + opts.id + "\" already exists"));
@@ -144,17 +146,19 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   CreateGuard guard(dir);
   TRY(WriteFileAtomic(dir.config_file(), config_text));
 
-  auto cgroup = TRY(ContainerCgroup::Open(spec.linux.cgroups_path, opts.id, opts.systemd_cgroup));
-  TRY_CTX(cgroup->Create(spec.linux.resources ? &*spec.linux.resources : nullptr), "cgroup");
+  cgroup = TRY_CTX(ContainerCgroup::Resolve(spec.linux.cgroups_path, opts.id), "config.json");
+  RootfsPlan rootfs_plan = TRY_CTX(PlanRootfs(spec, bundle, cgroup->Views(), opts.no_pivot), "config.json");
+  std::optional<oci::Resources> resources = spec.linux.resources;
+  if (resources && !resources->devices.empty())
+    for (auto& rule : RequiredDeviceRules(rootfs_plan)) resources->devices.push_back(std::move(rule));
+  TRY_CTX(cgroup->Create(resources ? &*resources : nullptr), "cgroup");
   guard.set_cgroup(cgroup.get());
-  if (spec.linux.resources && !spec.linux.resources->devices.empty() && !cgroup->SupportsDeviceRules())
+  if (spec.linux.resources && !spec.linux.resources->devices.empty() && !cgroup->manager().SupportsDeviceRules())
     log::Warn("linux.resources.devices: device rules are not enforced on this cgroup v2 host");
   if (!spec.process->apparmor_profile.empty())
     log::Warn("process.apparmorProfile: AppArmor is not available on this host; ignored");
   if (!spec.process->selinux_label.empty() || !spec.linux.mount_label.empty())
     log::Warn("process.selinuxLabel/linux.mountLabel: SELinux is not available on this host; ignored");
-
-  RootfsPlan rootfs_plan = TRY_CTX(PlanRootfs(spec, bundle, cgroup->Views(), opts.no_pivot), "config.json");
 
   UniqueFd fifo;
   if (!opts.start_via_sync) {
@@ -173,7 +177,8 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   state.bundle = bundle;
   state.rootfs = rootfs;
   state.created = NowRfc3339();
-  state.cgroups_path = cgroup->path();
+  state.cgroups_path = spec.linux.cgroups_path;
+  cgroup->Record(state);
   state.annotations = spec.annotations;
 
   pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, ns.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
@@ -201,7 +206,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   if (ns.new_user_ns()) {
     if (auto r = WriteIdMaps(pid, spec); !r) return Fail(std::move(r.error()));
   }
-  TRY_CTX(cgroup->AddProcess(pid), "cgroup");
+  TRY_CTX(cgroup->manager().AddProcess(pid), "cgroup");
   TRY(parent_end.Send(SyncMsg::kGo));
   for (;;) {
     SyncPacket p = TRY_CTX(parent_end.Receive(), "create container");

@@ -49,11 +49,12 @@ Result<void> DeleteContainer(const std::string& root, const std::string& id, boo
     // still tells which cgroup it may have made.
     if (!force) return Fail(std::move(state.error()));
     if (saved_spec) {
-      auto cg = ContainerCgroup::Open(saved_spec->linux.cgroups_path, id, false);
+      auto cg = ContainerCgroup::Resolve(saved_spec->linux.cgroups_path, id);
       if (cg) {
-        (void)(*cg)->KillAll(SIGKILL);
-        (void)(*cg)->Thaw();
-        TRY((*cg)->Destroy());
+        auto& m = (*cg)->manager();
+        (void)m.Thaw();
+        (void)m.KillAll(SIGKILL);
+        TRY(m.Destroy());
       }
     }
     return RemoveAll(dir.dir());
@@ -61,19 +62,20 @@ Result<void> DeleteContainer(const std::string& root, const std::string& id, boo
   Status st = CurrentStatus(dir, *state);
   if ((st == Status::kRunning || st == Status::kPaused) && !force)
     return Fail(Error(EBUSY, "container \"" + id + "\" is " + StatusName(st) + "; stop it first or use delete --force"));
-  auto cg = ContainerCgroup::Open(state->cgroups_path, id, false);
+  auto cg = ContainerCgroup::FromState(*state);
   if (st != Status::kStopped) {
-    if (cg) (void)(*cg)->KillAll(SIGKILL);
     if (ProcessAlive(state->pid, state->pid_start_time)) ::kill(state->pid, SIGKILL);
-    if (cg && st == Status::kPaused) (void)(*cg)->Thaw();
+    // Frozen processes cannot die: thaw first, then kill everything.
+    if (cg && st == Status::kPaused) (void)(*cg)->manager().Thaw();
+    if (cg) (void)(*cg)->manager().KillAll(SIGKILL);
     if (!WaitGone(state->pid, state->pid_start_time, 10000))
       return Fail(Error(EBUSY, "container \"" + id + "\" process " + std::to_string(state->pid) +
                                    " did not exit after SIGKILL; try again"));
   }
   if (cg) {
     // Other processes may still be leaving the cgroup.
-    (void)(*cg)->KillAll(SIGKILL);
-    TRY_CTX((*cg)->Destroy(), "delete container \"" + id + "\"");
+    (void)(*cg)->manager().KillAll(SIGKILL);
+    TRY_CTX((*cg)->manager().Destroy(), "delete container \"" + id + "\"");
   }
   if (saved_spec && !saved_spec->hooks.poststop.empty()) {
     auto r = RunHooks(saved_spec->hooks.poststop, OciStateJson(*state, Status::kStopped), "poststop");

@@ -126,7 +126,7 @@ Result<int> ExecInContainer(const ExecOptions& o) {
   int ns_flags = 0;
   for (const auto& n : spec.linux.namespaces) ns_flags |= NamespaceFlag(n.type);
   FinalizePlanPtr fin = TRY(PrepareFinalize(o.process, spec.linux.seccomp ? &*spec.linux.seccomp : nullptr));
-  auto cg = TRY(ContainerCgroup::Open(state.cgroups_path, o.id, false));
+  auto cg = TRY(ContainerCgroup::FromState(state));
   UniqueFd console;
   if (o.process.terminal) console = TRY(Connect(o.console_socket));
   auto [parent_end, child_end] = TRY(SyncChannel::Pair());
@@ -160,7 +160,7 @@ Result<int> ExecInContainer(const ExecOptions& o) {
   ::waitpid(joiner, nullptr, 0);
   if (!pidp) return fail(std::move(pidp.error()));
   pid_t pid = static_cast<pid_t>(pidp->value);
-  if (auto r = cg->AddProcess(pid); !r) {
+  if (auto r = cg->manager().AddProcess(pid); !r) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     return fail(std::move(r.error()));

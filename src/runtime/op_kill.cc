@@ -35,8 +35,8 @@ Result<void> KillContainer(const std::string& root, const std::string& id, int s
   Status st = CurrentStatus(dir, state);
   if (st == Status::kStopped && !all) return Fail(Error(ESRCH, "container \"" + id + "\" is not running"));
   if (all) {
-    auto cg = TRY(ContainerCgroup::Open(state.cgroups_path, id, false));
-    TRY(cg->KillAll(signal));
+    auto cg = TRY(ContainerCgroup::FromState(state));
+    TRY(cg->manager().KillAll(signal));
     return {};
   }
   // A pidfd pins the process we checked: no signal to a recycled pid.

@@ -50,12 +50,12 @@ static Result<std::unique_ptr<ContainerCgroup>> LiveCgroup(const std::string& ro
   Status st = CurrentStatus(dir, state);
   if (status) *status = st;
   if (st == Status::kStopped) return Fail(Error(ESRCH, "container \"" + id + "\" is not running"));
-  return ContainerCgroup::Open(state.cgroups_path, id, false);
+  return ContainerCgroup::FromState(state);
 }
 
 Result<std::vector<pid_t>> ContainerPids(const std::string& root, const std::string& id) {
   auto cg = TRY(LiveCgroup(root, id));
-  return cg->Pids();
+  return cg->manager().Pids();
 }
 
 Result<void> PauseContainer(const std::string& root, const std::string& id) {
@@ -63,7 +63,7 @@ Result<void> PauseContainer(const std::string& root, const std::string& id) {
   auto cg = TRY(LiveCgroup(root, id, &st));
   if (st != Status::kRunning && st != Status::kCreated)
     return Fail(Error(EINVAL, "container \"" + id + "\" is " + StatusName(st) + "; only a running container can be paused"));
-  return cg->Freeze();
+  return cg->manager().Freeze();
 }
 
 Result<void> ResumeContainer(const std::string& root, const std::string& id) {
@@ -71,12 +71,13 @@ Result<void> ResumeContainer(const std::string& root, const std::string& id) {
   auto cg = TRY(LiveCgroup(root, id, &st));
   if (st != Status::kPaused)
     return Fail(Error(EINVAL, "container \"" + id + "\" is " + StatusName(st) + ", not paused"));
-  return cg->Thaw();
+  return cg->manager().Thaw();
 }
 
 Result<void> UpdateContainer(const std::string& root, const std::string& id, const oci::Resources& r) {
   auto cg = TRY(LiveCgroup(root, id));
-  return cg->Update(r);
+  TRY(cg->manager().Validate(r));
+  return cg->manager().Apply(r);
 }
 
 }  // namespace moor::runtime

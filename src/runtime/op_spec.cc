@@ -3,14 +3,43 @@
 
 #include "oci/capability_names.h"
 #include "runtime/ops.h"
+#include "runtime/seccomp/default_profile.h"
 
 namespace moor::runtime {
 
 using nlohmann::json;
 
+namespace {
+
+json SeccompJson(const oci::Seccomp& s) {
+  json j = {{"defaultAction", s.default_action}, {"architectures", s.architectures}};
+  if (s.default_errno_ret) j["defaultErrnoRet"] = *s.default_errno_ret;
+  if (!s.flags.empty()) j["flags"] = s.flags;
+  json calls = json::array();
+  for (const auto& c : s.syscalls) {
+    json e = {{"names", c.names}, {"action", c.action}};
+    if (c.errno_ret) e["errnoRet"] = *c.errno_ret;
+    if (!c.args.empty()) {
+      json args = json::array();
+      for (const auto& a : c.args)
+        args.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
+      e["args"] = args;
+    }
+    calls.push_back(e);
+  }
+  j["syscalls"] = calls;
+  return j;
+}
+
+}  // namespace
+
 std::string DefaultSpecJson(bool rootless) {
   json caps = json::array();
-  for (auto c : oci::DefaultCapabilities()) caps.push_back(std::string(c));
+  std::vector<std::string> cap_names;
+  for (auto c : oci::DefaultCapabilities()) {
+    caps.push_back(std::string(c));
+    cap_names.emplace_back(c);
+  }
   json mounts = json::array({
       {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
       {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
@@ -47,7 +76,8 @@ std::string DefaultSpecJson(bool rootless) {
         {"maskedPaths",
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
-        {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+        {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+        {"seccomp", SeccompJson(seccomp::DefaultProfile(cap_names))}}},
   };
   if (rootless) {
     spec["linux"]["namespaces"].push_back({{"type", "user"}});

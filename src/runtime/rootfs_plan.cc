@@ -12,6 +12,18 @@ std::vector<DevicePlan> DefaultDevices() {
   };
 }
 
+std::vector<oci::DeviceCgroupRule> RequiredDeviceRules(const RootfsPlan& plan) {
+  std::vector<oci::DeviceCgroupRule> rules;
+  for (const auto& d : plan.devices) {
+    if (d.type == 'p') continue;
+    rules.push_back({true, std::string(1, d.type == 'u' ? 'c' : d.type), d.major, d.minor, "rwm"});
+  }
+  rules.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/*
+  rules.push_back({true, "c", 5, 2, "rwm"});               // /dev/ptmx
+  rules.push_back({true, "c", 5, 1, "rwm"});               // /dev/console
+  return rules;
+}
+
 static std::string Absolute(const std::string& base, const std::string& p) {
   if (!p.empty() && p.front() == '/') return p;
   return base + "/" + p;

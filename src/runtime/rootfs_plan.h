@@ -54,6 +54,12 @@ struct RootfsPlan {
 // runc and Docker.
 std::vector<DevicePlan> DefaultDevices();
 
+// Device cgroup rules the container needs for its own /dev: every planned
+// device node, the pty devices (pts, ptmx, console), appended after the
+// config's rules as runc does, so a "deny all" config still gets a working
+// /dev.
+std::vector<oci::DeviceCgroupRule> RequiredDeviceRules(const RootfsPlan& plan);
+
 // REQUIRES: spec validated. `bundle` is the absolute bundle directory.
 Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& bundle,
                               std::vector<CgroupView> cgroups, bool no_pivot);

@@ -50,8 +50,12 @@ bool IsDir(const std::string& host_path) {
 Result<void> MountCgroups(int root_fd, const PlannedMount& m, const RootfsPlan& plan) {
   std::string what = Quote(m.destination);
   UniqueFd target = TRY(OpenInRoot(root_fd, m.destination, {CreateAs::kDirectory, true}));
-  TRY(MountAt("cgroup", target.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", what));
   unsigned long ro = m.options.flags & MS_RDONLY;
+  // cgroup v2 only: the container's own cgroup directory is the mount.
+  if (plan.cgroups.size() == 1 && plan.cgroups[0].name.empty())
+    return BindAt(AT_FDCWD, plan.cgroups[0].host_dir.c_str(), 0, target.get(), MS_NOSUID | MS_NODEV | MS_NOEXEC | ro,
+                  0, false, what);
+  TRY(MountAt("cgroup", target.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", what));
   for (const auto& v : plan.cgroups) {
     std::string dest = m.destination + "/" + v.name;
     UniqueFd t = TRY(OpenInRoot(root_fd, dest, {CreateAs::kDirectory, true}));
