@@ -73,7 +73,7 @@ Result<CgroupMounts> ParseMountinfo(std::string_view mountinfo) {
     std::vector<std::string_view> f = Fields(line);
     // id parent maj:min root mount_point options [optional…] - fstype source super_options
     auto dash = std::find(f.begin(), f.end(), std::string_view("-"));
-    if (dash == f.end() || dash - f.begin() < 6 || f.end() - dash < 3) {
+    if (dash == f.end() || dash - f.begin() < 6 || f.end() - dash < 4) {
       // Not a cgroup line we must understand; skip lines we cannot split
       // unless they name a cgroup filesystem.
       if (line.find(" cgroup") != std::string::npos)

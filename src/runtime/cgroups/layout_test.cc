@@ -85,6 +85,7 @@ TEST(ParseMountinfo, RejectsMalformedCgroupLineOnly) {
   auto bad = ParseMountinfo("1 2 0:3 / /sys/fs/cgroup/memory rw - cgroup\n");
   ASSERT_FALSE(bad);
   EXPECT_THAT(bad.error().message(), HasSubstr("line 1"));
+  EXPECT_FALSE(ParseMountinfo("1 2 0:3 / /sys/fs/cgroup/memory rw - cgroup cgroup\n"));  // no super options
 }
 
 TEST(MakeLayout, HybridOnThisHost) {
