@@ -15,6 +15,7 @@ namespace {
 int g_fd = 2;
 bool g_json = false;
 bool g_debug = false;
+struct timespec g_start;
 
 const char* LevelName(Level l) {
   switch (l) {
@@ -39,6 +40,7 @@ std::string Now() {
 }  // namespace
 
 void Init(const Options& opts) {
+  clock_gettime(CLOCK_MONOTONIC, &g_start);
   g_json = opts.json;
   g_debug = opts.debug;
   if (opts.path && *opts.path) {
@@ -75,4 +77,17 @@ void Write(Level level, std::string_view msg) {
   (void)!::write(g_fd, line.data(), line.size());
 }
 
+}  // namespace moor::log
+
+namespace moor::log {
+void Timing(std::string_view phase) {
+  if (!g_debug) return;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double ms = static_cast<double>(now.tv_sec - g_start.tv_sec) * 1e3 +
+              static_cast<double>(now.tv_nsec - g_start.tv_nsec) / 1e6;
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", ms);
+  Write(Level::kDebug, std::string(phase) + ": " + buf + " ms");
+}
 }  // namespace moor::log

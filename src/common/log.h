@@ -21,6 +21,8 @@ void Init(const Options& opts);
 void Write(Level level, std::string_view msg);
 
 inline void Debug(std::string_view m) { Write(Level::kDebug, m); }
+// With --debug: "<phase>: <ms since Init()> ms", to see where time goes.
+void Timing(std::string_view phase);
 inline void Info(std::string_view m) { Write(Level::kInfo, m); }
 inline void Warn(std::string_view m) { Write(Level::kWarn, m); }
 inline void Error(std::string_view m) { Write(Level::kError, m); }

@@ -118,6 +118,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   std::string config_text = TRY_CTX(ReadFile(bundle + "/config.json"), "read bundle config");
   oci::Spec spec = TRY_CTX(oci::ParseSpec(config_text), "config.json");
   TRY_CTX(oci::ValidateSpec(spec), "config.json");
+  log::Timing("config parsed");
   if (!spec.FindNamespace("mount") || !spec.FindNamespace("mount")->path.empty())
     return FailInvalid("config.json: linux.namespaces: a new mount namespace is required");
   if (spec.process->terminal && opts.console_socket.empty())
@@ -153,6 +154,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
     for (auto& rule : RequiredDeviceRules(rootfs_plan)) resources->devices.push_back(std::move(rule));
   TRY_CTX(cgroup->Create(resources ? &*resources : nullptr), "cgroup");
   guard.set_cgroup(cgroup.get());
+  log::Timing("cgroup created");
   if (spec.linux.resources && !spec.linux.resources->devices.empty() && !cgroup->manager().SupportsDeviceRules())
     log::Warn("linux.resources.devices: device rules are not enforced on this cgroup v2 host");
   if (!spec.process->apparmor_profile.empty())
@@ -198,6 +200,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
     RunContainerChild(ctx);
   }
   guard.set_pid(pid);
+  log::Timing("cloned");
   child_end.Close();
   fifo.Reset();
   console.Reset();
@@ -207,6 +210,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
     if (auto r = WriteIdMaps(pid, spec); !r) return Fail(std::move(r.error()));
   }
   TRY_CTX(cgroup->manager().AddProcess(pid), "cgroup");
+  log::Timing("child in cgroup");
   TRY(parent_end.Send(SyncMsg::kGo));
   for (;;) {
     SyncPacket p = TRY_CTX(parent_end.Receive(), "create container");
@@ -218,16 +222,17 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
       TRY(parent_end.Send(SyncMsg::kHooksDone));
       continue;
     }
-    if (p.type == SyncMsg::kReady) break;
+    if (p.type == SyncMsg::kReady) {
+      log::Timing("child ready");
+      break;
+    }
     return Fail(Error(EPROTO, "create container: unexpected message from the container process"));
   }
   state.pid_start_time = ProcessStartTime(pid);
   TRY(SaveState(dir, state));
   TRY(WritePidFile(opts.pid_file, pid));
   guard.Dismiss();
-  cgroup.reset();
-
-  CreatedContainer out{dir, std::move(state), std::move(spec), {}};
+  CreatedContainer out{dir, std::move(state), std::move(spec), {}, std::move(cgroup)};
   if (opts.start_via_sync) out.sync = std::move(parent_end);
   return out;
 }
@@ -258,6 +263,19 @@ Result<void> StartContainer(const std::string& root, const std::string& id) {
   auto spec = LoadSavedSpec(dir);
   if (spec) TRY(RunPoststart(dir, state, *spec));
   return {};
+}
+
+Result<void> RemoveExited(CreatedContainer& c) {
+  auto& m = c.cgroup->manager();
+  // With its own pid namespace, the kernel killed every process of the
+  // container when its init died; otherwise others may still run.
+  if (!c.spec.FindNamespace("pid") || !c.spec.FindNamespace("pid")->path.empty()) TRY(m.KillAll(SIGKILL));
+  TRY_CTX(m.Destroy(), "delete container \"" + c.state.id + "\"");
+  if (!c.spec.hooks.poststop.empty()) {
+    auto r = RunHooks(c.spec.hooks.poststop, OciStateJson(c.state, Status::kStopped), "poststop");
+    if (!r) log::Warn(r.error().message());
+  }
+  return RemoveAll(c.dir.dir());
 }
 
 Result<void> StartCreated(CreatedContainer& c) {

@@ -8,6 +8,8 @@
 #include "runtime/container_state.h"
 #include "runtime/sync_channel.h"
 
+#include <memory>
+
 namespace moor::runtime {
 
 struct CreateOptions {
@@ -29,6 +31,7 @@ struct CreatedContainer {
   ContainerState state;
   oci::Spec spec;
   SyncChannel sync;  // open only with start_via_sync
+  std::shared_ptr<class ContainerCgroup> cgroup;
 };
 
 // Creates the container and leaves its process waiting for start. On any
@@ -41,6 +44,10 @@ Result<void> StartContainer(const std::string& root, const std::string& id);
 
 // Releases a container created with start_via_sync, then poststart hooks.
 Result<void> StartCreated(CreatedContainer& c);
+
+// `run` after the container's init was reaped by the caller: removes what
+// create made, from what is still in memory (no state file reads).
+Result<void> RemoveExited(CreatedContainer& c);
 
 // Loads the container's saved config.json copy.
 Result<oci::Spec> LoadSavedSpec(const ContainerDir& dir);

@@ -24,10 +24,16 @@ Result<int> RunContainer(const CreateOptions& in, bool detach, bool keep) {
     }
     return 0;
   }
+  log::Timing("started");
   auto code = WaitForwardingSignals(created->state.pid);
+  log::Timing("exited");
   sigprocmask(SIG_SETMASK, &old, nullptr);
   if (!keep) {
-    if (auto r = DeleteContainer(opts.root, opts.id, true); !r) log::Warn(r.error().message());
+    if (auto r = RemoveExited(*created); !r) {
+      log::Warn(r.error().message());
+      if (auto r2 = DeleteContainer(opts.root, opts.id, true); !r2) log::Warn(r2.error().message());
+    }
+    log::Timing("deleted");
   }
   return code;
 }
