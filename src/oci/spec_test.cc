@@ -103,7 +103,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "linux.sysctl.net.ipv4.ip_forward:"},
         BadCase{"cgroup-dotdot", With(kProc, R"(,"linux":{"cgroupsPath":"/a/../../b"})"), "linux.cgroupsPath:"},
         BadCase{"version", R"({"ociVersion":"2.0.0","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/"}})",
-                "ociVersion:"}));
+                "ociVersion:"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      std::string name = info.param.patch_path;
+      for (auto& c : name)
+        if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
 
 }  // namespace
 }  // namespace moor::oci

@@ -40,12 +40,10 @@ Result<FinalizePlanPtr> PrepareFinalize(const oci::Process& process, const oci::
       log::Debug("capabilities unknown to this kernel ignored: " +
                  Join(process::CapNames(plan->caps.bounding & ~clamped.bounding), ","));
     plan->caps = clamped;
-  } else {
-    // No capabilities section: keep what root has, but never pass on
-    // inheritable or ambient capabilities from the caller.
-    uint64_t all = process::KernelCapMask(plan->last_cap);
-    plan->caps = {all, all, all, 0, 0};
   }
+  // No capabilities section: the process gets none (all sets stay zero), the
+  // safe reading of an absent field; `exec` without --process copies the
+  // container's own capabilities before it gets here.
   plan->rlimits = TRY(process::PlanRlimits(process.rlimits));
   plan->no_new_privileges = process.no_new_privileges;
   if (profile) plan->seccomp = TRY(seccomp::Compile(*profile));

@@ -115,7 +115,14 @@ Status CurrentStatus(const ContainerDir& dir, const ContainerState& s) {
 Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   TRY(ValidateContainerId(opts.id));
   std::string bundle = TRY(RealPath(opts.bundle.empty() ? "." : opts.bundle));
-  std::string config_text = TRY_CTX(ReadFile(bundle + "/config.json"), "read bundle config");
+  auto config_read = ReadFile(bundle + "/config.json");
+  if (!config_read) {
+    if (config_read.error().errnum() == ENOENT)
+      return Fail(Error(ENOENT, "bundle " + bundle + " has no config.json; pass --bundle DIR or create one with "
+                                "\"moor-runtime spec\""));
+    return Fail(std::move(config_read.error()).Wrap("read bundle config"));
+  }
+  std::string config_text = std::move(*config_read);
   oci::Spec spec = TRY_CTX(oci::ParseSpec(config_text), "config.json");
   TRY_CTX(oci::ValidateSpec(spec), "config.json");
   log::Timing("config parsed");

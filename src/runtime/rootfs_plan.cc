@@ -18,9 +18,11 @@ std::vector<oci::DeviceCgroupRule> RequiredDeviceRules(const RootfsPlan& plan) {
     if (d.type == 'p') continue;
     rules.push_back({true, std::string(1, d.type == 'u' ? 'c' : d.type), d.major, d.minor, "rwm"});
   }
-  rules.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/*
+  rules.push_back({true, "c", std::nullopt, std::nullopt, "m"});  // mknod of any node (CAP_MKNOD decides)
+  rules.push_back({true, "b", std::nullopt, std::nullopt, "m"});
+  rules.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/* (and /dev/console, a pts)
   rules.push_back({true, "c", 5, 2, "rwm"});               // /dev/ptmx
-  rules.push_back({true, "c", 5, 1, "rwm"});               // /dev/console
+  rules.push_back({true, "c", 10, 200, "rwm"});            // /dev/net/tun
   return rules;
 }
 
@@ -78,6 +80,7 @@ Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& bundle, 
       if (!replaced) plan.devices.push_back(dp);
     }
   }
+  plan.cwd = spec.process ? spec.process->cwd : "";
   plan.masked_paths = spec.linux.masked_paths;
   plan.readonly_paths = spec.linux.readonly_paths;
   return plan;

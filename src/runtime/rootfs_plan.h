@@ -47,6 +47,7 @@ struct RootfsPlan {
   bool bind_devices = false;           // user namespace: bind host nodes, no mknod
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
+  std::string cwd;  // process.cwd: created (as root, inside the rootfs) when missing
   bool no_pivot = false;
 };
 

@@ -217,6 +217,7 @@ Result<void> PrepareRootfs(const RootfsPlan& plan, bool want_tty, ConsoleFds* co
     TRY(DevSymlinks(root.get()));
   }
   if (want_tty) TRY(OpenConsole(root.get(), console));
+  if (!plan.cwd.empty()) TRY_CTX(OpenInRoot(root.get(), plan.cwd, {CreateAs::kDirectory, false}), "process.cwd");
   for (const auto& p : plan.masked_paths) TRY(MaskPath(root.get(), p, null_fd.get()));
   for (const auto& p : plan.readonly_paths) TRY(ReadonlyPath(root.get(), p));
   return {};

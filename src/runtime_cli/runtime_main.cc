@@ -143,6 +143,12 @@ Result<int> CmdExec(const Global& g, const std::vector<std::string>& args, size_
   return runtime::ExecInContainer(o);
 }
 
+// The value inside `o`, created empty when absent.
+template <class T>
+T& Ensure(std::optional<T>& o) {
+  return o ? *o : o.emplace();
+}
+
 Result<oci::Resources> ResourcesFromFlags(const ParsedArgs& a) {
   oci::Resources r;
   if (a.Has("resources")) {
@@ -163,16 +169,16 @@ Result<oci::Resources> ResourcesFromFlags(const ParsedArgs& a) {
     if (!v) return FailInvalid(std::string("--") + flag + ": expected a number, got \"" + a.Get(flag) + "\"");
     return std::optional<int64_t>(*v);
   };
-  if (auto v = TRY(num("memory"))) (r.memory ? r.memory : r.memory.emplace()).value().limit = *v;
-  if (auto v = TRY(num("memory-swap"))) (r.memory ? r.memory : r.memory.emplace()).value().swap = *v;
-  if (auto v = TRY(num("memory-reservation"))) (r.memory ? r.memory : r.memory.emplace()).value().reservation = *v;
-  if (auto v = TRY(num("cpu-shares"))) (r.cpu ? r.cpu : r.cpu.emplace()).value().shares = static_cast<uint64_t>(*v);
-  if (auto v = TRY(num("cpu-period"))) (r.cpu ? r.cpu : r.cpu.emplace()).value().period = static_cast<uint64_t>(*v);
-  if (auto v = TRY(num("cpu-quota"))) (r.cpu ? r.cpu : r.cpu.emplace()).value().quota = *v;
-  if (a.Has("cpuset-cpus")) (r.cpu ? r.cpu : r.cpu.emplace()).value().cpus = a.Get("cpuset-cpus");
-  if (a.Has("cpuset-mems")) (r.cpu ? r.cpu : r.cpu.emplace()).value().mems = a.Get("cpuset-mems");
+  if (auto v = TRY(num("memory"))) Ensure(r.memory).limit = *v;
+  if (auto v = TRY(num("memory-swap"))) Ensure(r.memory).swap = *v;
+  if (auto v = TRY(num("memory-reservation"))) Ensure(r.memory).reservation = *v;
+  if (auto v = TRY(num("cpu-shares"))) Ensure(r.cpu).shares = static_cast<uint64_t>(*v);
+  if (auto v = TRY(num("cpu-period"))) Ensure(r.cpu).period = static_cast<uint64_t>(*v);
+  if (auto v = TRY(num("cpu-quota"))) Ensure(r.cpu).quota = *v;
+  if (a.Has("cpuset-cpus")) Ensure(r.cpu).cpus = a.Get("cpuset-cpus");
+  if (a.Has("cpuset-mems")) Ensure(r.cpu).mems = a.Get("cpuset-mems");
   if (auto v = TRY(num("pids-limit"))) r.pids = oci::PidsResources{*v};
-  if (auto v = TRY(num("blkio-weight"))) (r.block_io ? r.block_io : r.block_io.emplace()).value().weight = static_cast<uint16_t>(*v);
+  if (auto v = TRY(num("blkio-weight"))) Ensure(r.block_io).weight = static_cast<uint16_t>(*v);
   return r;
 }
 
