@@ -104,8 +104,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"cgroup-dotdot", With(kProc, R"(,"linux":{"cgroupsPath":"/a/../../b"})"), "linux.cgroupsPath:"},
         BadCase{"version", R"({"ociVersion":"2.0.0","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/"}})",
                 "ociVersion:"}),
-    [](const ::testing::TestParamInfo<BadCase>& info) {
-      std::string name = info.param.patch_path;
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      std::string name = param_info.param.patch_path;
       for (auto& c : name)
         if (!isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
