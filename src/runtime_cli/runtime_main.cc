@@ -311,7 +311,7 @@ int RuntimeMain(int argc, char** argv, char** envp) {
   const std::string& cmd = args[i];
   if (cmd == "create" || cmd == "run" || cmd == "exec") {
     // Re-exec from a sealed copy before anything touches a container.
-    if (auto r = runtime::EnsureSealedSelf(argv, envp); !r) return ReportError(r.error());
+    if (auto r = runtime::EnsureSealedSelf(argv, envp, runtime::kSelfCopyDir); !r) return ReportError(r.error());
   }
   auto r = Dispatch(gl, cmd, args, i + 1);
   if (!r) return ReportError(std::move(r.error()).Wrap(cmd));
