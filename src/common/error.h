@@ -26,6 +26,14 @@ class Error {
 
   int errnum() const { return errnum_; }
   const std::string& message() const { return message_; }
+  // Exit status a CLI should use for this error (0: none suggested, use 1).
+  // 127/126 mark "the program to run was not found / cannot be executed", as
+  // a shell reports them.
+  int exit_code() const { return exit_code_; }
+  Error&& WithExitCode(int code) && {
+    exit_code_ = code;
+    return std::move(*this);
+  }
 
   // Prepends context: Wrap("create container") -> "create container: <message>".
   Error&& Wrap(std::string_view context) &&;
@@ -34,6 +42,7 @@ class Error {
  private:
   int errnum_ = 0;
   std::string message_;
+  int exit_code_ = 0;
 };
 
 template <class T = void>

@@ -66,6 +66,25 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
+std::optional<int64_t> ParseByteSize(std::string_view s) {
+  if (s == "-1") return -1;
+  if (!s.empty() && (s.back() == 'b' || s.back() == 'B')) s.remove_suffix(1);
+  int shift = 0;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: break;
+    }
+    if (shift) s.remove_suffix(1);
+  }
+  auto v = ParseUint(s);
+  if (!v || *v > (static_cast<uint64_t>(INT64_MAX) >> shift)) return std::nullopt;
+  return static_cast<int64_t>(*v << shift);
+}
+
 std::optional<uint64_t> ParseUint(std::string_view s) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

@@ -18,5 +18,8 @@ std::string_view Trim(std::string_view s);
 std::string JsonQuote(std::string_view s);
 std::optional<int64_t> ParseInt(std::string_view s);
 std::optional<uint64_t> ParseUint(std::string_view s);
+// "512", "64k", "128m", "1g", "2t" (binary units, case-insensitive, optional
+// trailing "b"), or "-1"; nullopt on anything else or overflow.
+std::optional<int64_t> ParseByteSize(std::string_view s);
 
 }  // namespace moor

@@ -24,6 +24,17 @@ TEST(Strings, ParseIntRejectsTrailingGarbage) {
   EXPECT_FALSE(ParseUint("-1"));
 }
 
+TEST(Strings, ParseByteSizeUnits) {
+  EXPECT_EQ(ParseByteSize("512"), 512);
+  EXPECT_EQ(ParseByteSize("64k"), 64 * 1024);
+  EXPECT_EQ(ParseByteSize("128M"), 128 * 1024 * 1024);
+  EXPECT_EQ(ParseByteSize("1gb"), int64_t{1} << 30);
+  EXPECT_EQ(ParseByteSize("-1"), -1);
+  EXPECT_FALSE(ParseByteSize("12x"));
+  EXPECT_FALSE(ParseByteSize("m"));
+  EXPECT_FALSE(ParseByteSize("99999999999999999t"));
+}
+
 Result<int> Half(int v) {
   if (v % 2) return FailInvalid("odd value " + std::to_string(v));
   return v / 2;

@@ -220,7 +220,7 @@ struct Spec {
 };
 
 // Parses config.json text. Errors name the offending field:
-//   "process.user.uid: expected an unsigned integer"
+//   "process.user.uid: expected an unsigned integer"; callers add which file.
 Result<Spec> ParseSpec(std::string_view json);
 // Parses a process object (exec --process FILE).
 Result<Process> ParseProcess(std::string_view json);

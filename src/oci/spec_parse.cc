@@ -361,10 +361,11 @@ Result<void> ParseLinux(const Obj& o, Linux& l) {
   return {};
 }
 
-Result<json> ParseJson(std::string_view text, std::string_view what) {
+// Callers add what was parsed ("config.json: …") as context.
+Result<json> ParseJson(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return FailInvalid(std::string(what) + ": not valid JSON");
-  if (!j.is_object()) return FailInvalid(std::string(what) + ": expected a JSON object");
+  if (j.is_discarded()) return FailInvalid("not valid JSON");
+  if (!j.is_object()) return FailInvalid("expected a JSON object");
   return j;
 }
 
@@ -377,7 +378,7 @@ const Namespace* Spec::FindNamespace(std::string_view type) const {
 }
 
 Result<Spec> ParseSpec(std::string_view text) {
-  json j = TRY(ParseJson(text, "config.json"));
+  json j = TRY(ParseJson(text));
   Obj o(j, "");
   Spec s;
   TRY(o.Str("ociVersion", s.oci_version));
@@ -418,14 +419,14 @@ Result<Spec> ParseSpec(std::string_view text) {
 }
 
 Result<Process> ParseProcess(std::string_view text) {
-  json j = TRY(ParseJson(text, "process.json"));
+  json j = TRY(ParseJson(text));
   Process p;
   TRY(ParseProcessObj(Obj(j, "process"), p));
   return p;
 }
 
 Result<Resources> ParseResources(std::string_view text) {
-  json j = TRY(ParseJson(text, "resources"));
+  json j = TRY(ParseJson(text));
   Resources r;
   TRY(ParseResourcesObj(Obj(j, "resources"), r));
   return r;

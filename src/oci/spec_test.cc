@@ -52,7 +52,7 @@ TEST(ParseSpec, TypeErrorsNameTheField) {
   EXPECT_EQ(r.error().message(), "mounts[1].destination: expected a string");
   r = ParseSpec("{not json");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(), "config.json: not valid JSON");
+  EXPECT_EQ(r.error().message(), "not valid JSON");
 }
 
 struct BadCase {

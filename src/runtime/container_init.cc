@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -33,6 +34,18 @@ Result<void> JoinNamespaces(const NamespacePlan& ns) {
     if (::setns(fd.get(), j.flag) != 0)
       return FailErrno(std::string("join ") + NamespaceProcName(j.flag) + " namespace \"" + j.path + "\"");
   }
+  return {};
+}
+
+// A new network namespace starts with "lo" down; programs expect localhost.
+Result<void> BringUpLoopback() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return FailErrno("socket for loopback setup");
+  struct ifreq ifr = {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return FailErrno("read flags of lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return FailErrno("bring lo up");
   return {};
 }
 
@@ -92,6 +105,7 @@ Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env
     if (::setresuid(0, 0, 0) != 0) return FailErrno("become root (uid 0) in the user namespace");
   }
   TRY(JoinNamespaces(*ctx.ns));
+  if (ctx.ns->clone_flags & CLONE_NEWNET) TRY(BringUpLoopback());
   if (ctx.ns->new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("create cgroup namespace");
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     return FailErrno("set hostname");
@@ -167,9 +181,12 @@ Result<void> SendFd(int socket, int fd) {
 Result<std::string> FindExecutable(const std::string& file, const std::vector<std::string>& env) {
   auto check = [](const std::string& p) -> Result<std::string> {
     struct stat st;
-    if (::stat(p.c_str(), &st) != 0) return FailErrno("exec \"" + p + "\"");
-    if (S_ISDIR(st.st_mode)) return Fail(Error(EACCES, "exec \"" + p + "\": is a directory"));
-    if (::access(p.c_str(), X_OK) != 0) return FailErrno("exec \"" + p + "\"");
+    if (::stat(p.c_str(), &st) != 0) {
+      int err = errno;
+      return Fail(Error::FromErrno(err, "exec \"" + p + "\"").WithExitCode(err == ENOENT ? 127 : 126));
+    }
+    if (S_ISDIR(st.st_mode)) return Fail(Error(EACCES, "exec \"" + p + "\": is a directory").WithExitCode(126));
+    if (::access(p.c_str(), X_OK) != 0) return Fail(Error::FromErrno("exec \"" + p + "\"").WithExitCode(126));
     return p;
   };
   if (file.find('/') != std::string::npos) return check(file);
@@ -181,7 +198,7 @@ Result<std::string> FindExecutable(const std::string& file, const std::vector<st
     struct stat st;
     if (::stat(cand.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && ::access(cand.c_str(), X_OK) == 0) return cand;
   }
-  return Fail(Error(ENOENT, "exec: \"" + file + "\": executable file not found in $PATH"));
+  return Fail(Error(ENOENT, "exec: \"" + file + "\": executable file not found in $PATH").WithExitCode(127));
 }
 
 void RunContainerChild(const ChildContext& ctx) {

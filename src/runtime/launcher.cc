@@ -82,6 +82,13 @@ Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec) {
   return {};
 }
 
+std::string ExeOf(pid_t pid) {
+  char buf[4096];
+  std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 Result<void> WritePidFile(const std::string& path, pid_t pid) {
   if (path.empty()) return {};
   std::string tmp = path + ".moor-tmp";
@@ -221,7 +228,7 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   TRY(parent_end.Send(SyncMsg::kGo));
   for (;;) {
     SyncPacket p = TRY_CTX(parent_end.Receive(), "create container");
-    if (p.type == SyncMsg::kError) return Fail(Error(p.errnum, p.text));
+    if (p.type == SyncMsg::kError) return Fail(Error(p.errnum, p.text).WithExitCode(static_cast<int>(p.value)));
     if (p.type == SyncMsg::kRunHooks) {
       std::string st = OciStateJson(state, Status::kCreating);
       TRY(RunHooks(spec.hooks.prestart, st, "prestart"));
@@ -259,6 +266,9 @@ Result<void> StartContainer(const std::string& root, const std::string& id) {
   Status st = CurrentStatus(dir, state);
   if (st != Status::kCreated)
     return Fail(Error(EINVAL, "container \"" + id + "\" is " + StatusName(st) + ", not created; only a created container can be started"));
+  auto spec = LoadSavedSpec(dir);
+  bool poststart = spec && !spec->hooks.poststart.empty();
+  std::string exe_before = poststart ? ExeOf(state.pid) : std::string();
   UniqueFd fifo(::open(dir.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) {
     if (errno == ENXIO) return Fail(Error(ESRCH, "container \"" + id + "\" process is gone; delete it"));
@@ -267,8 +277,13 @@ Result<void> StartContainer(const std::string& root, const std::string& id) {
   if (::write(fifo.get(), "0", 1) != 1) return FailErrno("start container \"" + id + "\"");
   fifo.Reset();
   ::unlink(dir.fifo().c_str());
-  auto spec = LoadSavedSpec(dir);
-  if (spec) TRY(RunPoststart(dir, state, *spec));
+  if (poststart) {
+    // poststart hooks run after the user process has been exec'd: wait until
+    // the container process's executable is no longer the runtime (bounded).
+    for (int i = 0; i < 10000 && ProcessAlive(state.pid, state.pid_start_time) && ExeOf(state.pid) == exe_before; ++i)
+      ::usleep(1000);
+    TRY(RunPoststart(dir, state, *spec));
+  }
   return {};
 }
 
@@ -287,6 +302,8 @@ Result<void> RemoveExited(CreatedContainer& c) {
 
 Result<void> StartCreated(CreatedContainer& c) {
   TRY_CTX(c.sync.Send(SyncMsg::kStart), "start container");
+  // The child's end is close-on-exec: closed means the process was exec'd.
+  if (!c.spec.hooks.poststart.empty()) c.sync.WaitClosed();
   c.sync.Close();
   return RunPoststart(c.dir, c.state, c.spec);
 }

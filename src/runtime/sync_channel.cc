@@ -32,7 +32,7 @@ Result<void> SyncChannel::Send(SyncMsg type, int64_t value) const {
 
 Result<void> SyncChannel::SendError(const Error& e) const {
   char buf[kMaxPacket];
-  Header h{static_cast<uint32_t>(SyncMsg::kError), e.errnum(), 0};
+  Header h{static_cast<uint32_t>(SyncMsg::kError), e.errnum(), e.exit_code()};
   std::memcpy(buf, &h, sizeof h);
   size_t len = std::min(e.message().size(), kMaxPacket - sizeof h);
   std::memcpy(buf + sizeof h, e.message().data(), len);
@@ -59,9 +59,17 @@ Result<SyncPacket> SyncChannel::Receive() const {
   return p;
 }
 
+void SyncChannel::WaitClosed() const {
+  char buf[kMaxPacket];
+  for (;;) {
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EINTR)) return;
+  }
+}
+
 Result<SyncPacket> SyncChannel::Expect(SyncMsg type) const {
   SyncPacket p = TRY(Receive());
-  if (p.type == SyncMsg::kError) return Fail(Error(p.errnum, p.text));
+  if (p.type == SyncMsg::kError) return Fail(Error(p.errnum, p.text).WithExitCode(static_cast<int>(p.value)));
   if (p.type != type)
     return Fail(Error(EPROTO, "sync: expected message " + std::to_string(static_cast<uint32_t>(type)) + ", got " +
                                   std::to_string(static_cast<uint32_t>(p.type))));

@@ -42,6 +42,9 @@ class SyncChannel {
   Result<SyncPacket> Receive() const;
   // Receives and checks the type; a kError packet becomes the returned error.
   Result<SyncPacket> Expect(SyncMsg type) const;
+  // Blocks until the peer's end is closed (its process exec'd — the fd is
+  // close-on-exec — or exited). Packets received meanwhile are discarded.
+  void WaitClosed() const;
 
   int fd() const { return fd_.get(); }
   void Close() { fd_.Reset(); }

@@ -48,7 +48,7 @@ struct Global {
 
 int ReportError(const Error& e) {
   log::Error(e.message());
-  return 1;
+  return e.exit_code() ? e.exit_code() : 1;
 }
 
 Result<std::string> OneId(const ParsedArgs& a, const char* cmd) {
@@ -169,9 +169,16 @@ Result<oci::Resources> ResourcesFromFlags(const ParsedArgs& a) {
     if (!v) return FailInvalid(std::string("--") + flag + ": expected a number, got \"" + a.Get(flag) + "\"");
     return std::optional<int64_t>(*v);
   };
-  if (auto v = TRY(num("memory"))) Ensure(r.memory).limit = *v;
-  if (auto v = TRY(num("memory-swap"))) Ensure(r.memory).swap = *v;
-  if (auto v = TRY(num("memory-reservation"))) Ensure(r.memory).reservation = *v;
+  auto bytes = [&](const char* flag) -> Result<std::optional<int64_t>> {
+    if (!a.Has(flag)) return std::optional<int64_t>{};
+    auto v = ParseByteSize(a.Get(flag));
+    if (!v) return FailInvalid(std::string("--") + flag + ": expected bytes like 134217728, 128m or 1g (or -1), got \"" +
+                               a.Get(flag) + "\"");
+    return std::optional<int64_t>(*v);
+  };
+  if (auto v = TRY(bytes("memory"))) Ensure(r.memory).limit = *v;
+  if (auto v = TRY(bytes("memory-swap"))) Ensure(r.memory).swap = *v;
+  if (auto v = TRY(bytes("memory-reservation"))) Ensure(r.memory).reservation = *v;
   if (auto v = TRY(num("cpu-shares"))) Ensure(r.cpu).shares = static_cast<uint64_t>(*v);
   if (auto v = TRY(num("cpu-period"))) Ensure(r.cpu).period = static_cast<uint64_t>(*v);
   if (auto v = TRY(num("cpu-quota"))) Ensure(r.cpu).quota = *v;
