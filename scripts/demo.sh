@@ -128,7 +128,7 @@ cap_names() {
 human() { [[ $1 =~ ^[0-9]+$ ]] && echo "$1 bytes ($(($1 / 1024 / 1024)) MiB)" || echo "$1"; }
 mark() { [[ "$1" == "$2" ]] && echo "as configured" || echo "EXPECTED $2"; }
 
-host_pids=$(ls /proc | grep -c '^[0-9]')
+host_pids=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
 cat <<EOF
 
 moor demo — one busybox container run by $(basename "$MOOR_RUNTIME") ($("$MOOR_RUNTIME" --version 2>/dev/null | head -1))

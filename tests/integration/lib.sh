@@ -439,7 +439,7 @@ verify_clean() {
     fi
   done
   local cgs
-  cgs=$(find /sys/fs/cgroup/*/"$T_CG" -mindepth 1 -type d 2>/dev/null)
+  cgs=$(find /sys/fs/cgroup/*/"$T_CG" /sys/fs/cgroup/"$T_CG" -mindepth 1 -type d 2>/dev/null)
   if [[ -n "$cgs" ]]; then
     $_record_fail "$what: cgroup dirs left: $(echo "$cgs" | tr '\n' ' ')"
     leaks=1
@@ -474,8 +474,8 @@ verify_clean() {
 _remove_cgroup_prefix() {
   local d i
   for i in 1 2 3 4 5; do
-    [[ -z "$(find /sys/fs/cgroup/*/"$T_CG" -maxdepth 0 2>/dev/null)" ]] && return 0
-    find /sys/fs/cgroup/*/"$T_CG" -depth -type d 2>/dev/null | while read -r d; do
+    [[ -z "$(find /sys/fs/cgroup/*/"$T_CG" /sys/fs/cgroup/"$T_CG" -maxdepth 0 2>/dev/null)" ]] && return 0
+    find /sys/fs/cgroup/*/"$T_CG" /sys/fs/cgroup/"$T_CG" -depth -type d 2>/dev/null | while read -r d; do
       # a leaked cgroup may still hold (just killed) processes
       rmdir "$d" 2>/dev/null
     done
