@@ -1,7 +1,6 @@
 #include "runtime/container_init.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,11 +16,8 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "runtime/hooks.h"
+#include "runtime/process_io.h"
 #include "runtime/rootfs_setup.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 namespace moor::runtime {
 namespace {
@@ -55,26 +50,6 @@ Result<void> WriteSysctls(const oci::Spec& spec) {
     for (auto& c : path)
       if (c == '.') c = '/';
     TRY_CTX(WriteExisting(path, value), "sysctl " + key);
-  }
-  return {};
-}
-
-Result<void> SetupTerminal(int slave) {
-  if (::setsid() < 0) return FailErrno("setsid");
-  if (::ioctl(slave, TIOCSCTTY, 0) != 0) return FailErrno("set controlling terminal");
-  for (int i = 0; i < 3; ++i)
-    if (::dup2(slave, i) < 0) return FailErrno("dup2 terminal");
-  return {};
-}
-
-Result<void> SetupFds(int preserve_fds) {
-  // Everything above the preserved range is closed at execve; the preserved
-  // ones (3 … 3+N-1) are passed on.
-  unsigned first_closed = 3u + static_cast<unsigned>(preserve_fds);
-  if (::syscall(SYS_close_range, first_closed, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return FailErrno("close_range");
-  for (int fd = 3; fd < 3 + preserve_fds; ++fd) {
-    int flags = ::fcntl(fd, F_GETFD);
-    if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   }
   return {};
 }
@@ -116,7 +91,7 @@ Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env
     TRY_CTX(WriteExisting("/proc/self/oom_score_adj", std::to_string(*proc.oom_score_adj)), "set oomScoreAdj");
 
   ConsoleFds console;
-  TRY(PrepareRootfs(*ctx.rootfs, proc.terminal, &console));
+  TRY(PrepareRootfs(*ctx.rootfs, proc.terminal ? &proc : nullptr, &console));
   if (ctx.parent_runs_hooks) {
     TRY(ctx.sync->Send(SyncMsg::kRunHooks));
     TRY(ctx.sync->Expect(SyncMsg::kHooksDone));
@@ -129,17 +104,11 @@ Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env
 
   if (proc.terminal) {
     if (ctx.console_socket >= 0) {
-      if (proc.console_size) {
-        struct winsize ws = {};
-        ws.ws_row = static_cast<unsigned short>(proc.console_size->height);
-        ws.ws_col = static_cast<unsigned short>(proc.console_size->width);
-        ::ioctl(console.master.get(), TIOCSWINSZ, &ws);
-      }
       TRY_CTX(SendFd(ctx.console_socket, console.master.get()), "send pty master to --console-socket");
       ::close(ctx.console_socket);
     }
     console.master.Reset();
-    TRY(SetupTerminal(console.slave.get()));
+    TRY(BecomeTerminalSession(console.slave.get()));
     console.slave.Reset();
   }
 
@@ -150,33 +119,11 @@ Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env
   // CVE-2024-21626: the cwd must be inside the container's root.
   char cwd[4096];
   if (!::getcwd(cwd, sizeof cwd)) return FailErrno("process.cwd \"" + proc.cwd + "\" is outside the container root");
-  TRY(SetupFds(ctx.preserve_fds));
+  TRY(PassOnlyPreservedFds(ctx.preserve_fds));
   return exe;
 }
 
 }  // namespace
-
-Result<void> SendFd(int socket, int fd) {
-  char byte = 0;
-  struct iovec iov = {&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  std::memset(&u, 0, sizeof u);
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (::sendmsg(socket, &msg, MSG_NOSIGNAL) < 0) return FailErrno("sendmsg");
-  return {};
-}
 
 Result<std::string> FindExecutable(const std::string& file, const std::vector<std::string>& env) {
   auto check = [](const std::string& p) -> Result<std::string> {
@@ -226,17 +173,7 @@ void RunContainerChild(const ChildContext& ctx) {
     (void)!::write(2, m.data(), m.size());
     _exit(1);
   }
-  std::vector<char*> argv, envp;
-  std::vector<std::string> args = ctx.spec->process->args;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  ::execve(exe->c_str(), argv.data(), envp.data());
-  int err = errno;
-  std::string m = "moor-runtime: exec \"" + *exe + "\": " + strerror(err) + "\n";
-  (void)!::write(2, m.data(), m.size());
-  _exit(err == ENOENT ? 127 : 126);
+  ExecProcess(*exe, *ctx.spec->process, env);
 }
 
 }  // namespace moor::runtime

@@ -37,7 +37,4 @@ struct ChildContext {
 // the current root. Absolute or relative-with-slash names are checked as-is.
 Result<std::string> FindExecutable(const std::string& file, const std::vector<std::string>& env);
 
-// Sends `fd` over a unix socket with SCM_RIGHTS.
-Result<void> SendFd(int socket, int fd);
-
 }  // namespace moor::runtime

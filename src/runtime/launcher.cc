@@ -19,6 +19,7 @@
 #include "runtime/container_cgroup.h"
 #include "runtime/container_init.h"
 #include "runtime/hooks.h"
+#include "runtime/process_io.h"
 #include "runtime/namespaces.h"
 
 namespace moor::runtime {
@@ -54,18 +55,6 @@ Result<std::string> RealPath(const std::string& p) {
   char buf[PATH_MAX];
   if (!::realpath(p.c_str(), buf)) return FailErrno("bundle \"" + p + "\"");
   return std::string(buf);
-}
-
-Result<UniqueFd> ConnectConsoleSocket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return FailErrno("console socket");
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return FailInvalid("--console-socket path is too long");
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return FailErrno("connect to --console-socket \"" + path + "\"");
-  return fd;
 }
 
 std::string MapLines(const std::vector<oci::IdMapping>& maps) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/in_root.h"
+#include "runtime/process_io.h"
 
 namespace moor::runtime {
 namespace {
@@ -185,24 +186,19 @@ Result<void> ReadonlyPath(int root_fd, const std::string& path) {
                 "read-only " + Quote(path));
 }
 
-Result<void> OpenConsole(int root_fd, ConsoleFds* console) {
+Result<void> OpenConsole(int root_fd, const oci::Process* process, ConsoleFds* console) {
   UniqueFd ptmx_path = TRY(OpenInRoot(root_fd, "/dev/pts/ptmx", {CreateAs::kNothing, true}));
-  UniqueFd master(::open(FdPath(ptmx_path.get()).c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return FailErrno("open the container's /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
-  int unlock = 0;
-  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return FailErrno("unlock pty");
-  UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return FailErrno("open pty peer");
+  Pty pty = TRY(OpenPty(FdPath(ptmx_path.get()), process ? *process : oci::Process{}));
   UniqueFd target = TRY(OpenInRoot(root_fd, "/dev/console", {CreateAs::kFile, false}));
-  TRY(BindAt(slave.get(), "", AT_EMPTY_PATH, target.get(), 0, 0, false, "\"/dev/console\""));
-  console->master = std::move(master);
-  console->slave = std::move(slave);
+  TRY(BindAt(pty.slave.get(), "", AT_EMPTY_PATH, target.get(), 0, 0, false, "\"/dev/console\""));
+  console->master = std::move(pty.master);
+  console->slave = std::move(pty.slave);
   return {};
 }
 
 }  // namespace
 
-Result<void> PrepareRootfs(const RootfsPlan& plan, bool want_tty, ConsoleFds* console) {
+Result<void> PrepareRootfs(const RootfsPlan& plan, const oci::Process* tty_for, ConsoleFds* console) {
   if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) != 0) return FailErrno("make / a slave mount");
   // The rootfs becomes a mount point of its own (pivot_root needs one).
   if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
@@ -216,7 +212,7 @@ Result<void> PrepareRootfs(const RootfsPlan& plan, bool want_tty, ConsoleFds* co
     for (const auto& d : plan.devices) TRY(CreateDevice(root.get(), d, plan.bind_devices));
     TRY(DevSymlinks(root.get()));
   }
-  if (want_tty) TRY(OpenConsole(root.get(), console));
+  if (tty_for) TRY(OpenConsole(root.get(), tty_for, console));
   if (!plan.cwd.empty()) TRY_CTX(OpenInRoot(root.get(), plan.cwd, {CreateAs::kDirectory, false}), "process.cwd");
   for (const auto& p : plan.masked_paths) TRY(MaskPath(root.get(), p, null_fd.get()));
   for (const auto& p : plan.readonly_paths) TRY(ReadonlyPath(root.get(), p));

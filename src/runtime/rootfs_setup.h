@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "oci/spec.h"
 #include "runtime/rootfs_plan.h"
 
 namespace moor::runtime {
@@ -18,10 +19,11 @@ struct ConsoleFds {
 };
 
 // Step 1, before the createRuntime hooks: propagation, rootfs bind, config
-// mounts, devices, /dev symlinks, masked and read-only paths. When `want_tty`
-// a pty pair is opened from the container's devpts and its slave bind-mounted
-// on /dev/console; the fds are returned in `console`.
-Result<void> PrepareRootfs(const RootfsPlan& plan, bool want_tty, ConsoleFds* console);
+// mounts, devices, /dev symlinks, masked and read-only paths. With `tty_for`
+// (the process that gets a terminal) a pty pair is opened from the
+// container's devpts, sized for it, and its slave bind-mounted on
+// /dev/console; the fds are returned in `console`.
+Result<void> PrepareRootfs(const RootfsPlan& plan, const oci::Process* tty_for, ConsoleFds* console);
 
 // Step 2, after the createContainer hooks: read-only root, pivot_root (or
 // MS_MOVE + chroot with no_pivot), final propagation, chdir("/").
