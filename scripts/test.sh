@@ -44,7 +44,7 @@ run_ctest() {
 }
 
 # ctest's exit status comes through tee only with pipefail: keep it on inside run_ctest.
-run_ctest "unit (ASan+UBSan)" "$asan_dir" '^unit$'
+run_ctest "unit + fuzz (ASan+UBSan)" "$asan_dir" '^(unit|fuzz)$'
 if [[ $EUID -eq 0 ]]; then
   run_ctest "integration + e2e (release)" "$build_dir" '^(integration|e2e)$'
 else

@@ -111,6 +111,10 @@ Result<std::optional<uint64_t>> ReadKeyedUint(const std::string& path, std::stri
 
 Result<std::vector<std::string>> MakeDirs(const std::string& dir) {
   std::vector<std::string> made;
+  // Common case first: the parent exists, one mkdir does it.
+  if (::mkdir(dir.c_str(), 0755) == 0) return std::vector<std::string>{dir};
+  if (errno == EEXIST) return made;
+  if (errno != ENOENT) return FailErrno("create cgroup directory " + dir);
   for (size_t pos = dir.find('/', 1);; pos = dir.find('/', pos + 1)) {
     std::string cur = dir.substr(0, pos);
     if (!cur.empty()) {
