@@ -35,6 +35,9 @@ Result<void> RunHook(const oci::Hook& hook, const std::string& state_json, std::
   pid_t pid = ::fork();
   if (pid < 0) return FailErrno(what + ": fork");
   if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);  // `run` blocks the signals it forwards
     ::dup2(rd.get(), 0);
     ::execve(hook.path.c_str(), argv.data(), envp.data());
     _exit(127);
