@@ -73,15 +73,16 @@ Result<void> WaitForStart(const ChildContext& ctx) {
 Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env) {
   const oci::Spec& spec = *ctx.spec;
   const oci::Process& proc = *spec.process;
-  // Parent: maps written, cgroup joined.
-  TRY(ctx.sync->Expect(SyncMsg::kGo));
+  // The parent moves us into the container's cgroup meanwhile (that write can
+  // wait for an RCU grace period), so namespace and mount setup overlap it;
+  // only the cgroup namespace and what runs code from the bundle wait for it.
   if (ctx.ns->new_user_ns()) {
+    TRY(ctx.sync->Expect(SyncMsg::kMaps));
     if (::setresgid(0, 0, 0) != 0) return FailErrno("become root (gid 0) in the user namespace");
     if (::setresuid(0, 0, 0) != 0) return FailErrno("become root (uid 0) in the user namespace");
   }
   TRY(JoinNamespaces(*ctx.ns));
   if (ctx.ns->clone_flags & CLONE_NEWNET) TRY(BringUpLoopback());
-  if (ctx.ns->new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("create cgroup namespace");
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     return FailErrno("set hostname");
   if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
@@ -92,6 +93,8 @@ Result<std::string> Setup(const ChildContext& ctx, std::vector<std::string>& env
 
   ConsoleFds console;
   TRY(PrepareRootfs(*ctx.rootfs, proc.terminal ? &proc : nullptr, &console));
+  TRY(ctx.sync->Expect(SyncMsg::kGo));
+  if (ctx.ns->new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("create cgroup namespace");
   if (ctx.parent_runs_hooks) {
     TRY(ctx.sync->Send(SyncMsg::kRunHooks));
     TRY(ctx.sync->Expect(SyncMsg::kHooksDone));

@@ -210,11 +210,18 @@ Result<CreatedContainer> CreateContainer(const CreateOptions& opts) {
   state.pid = pid;
 
   if (ns.new_user_ns()) {
-    if (auto r = WriteIdMaps(pid, spec); !r) return Fail(std::move(r.error()));
+    TRY(WriteIdMaps(pid, spec));
+    TRY(parent_end.Send(SyncMsg::kMaps));
   }
-  TRY_CTX(cgroup->manager().AddProcess(pid), "cgroup");
+  if (auto joined = cgroup->manager().AddProcess(pid); !joined) {
+    // The child may have failed on its own meanwhile: its error explains more.
+    ::kill(pid, SIGKILL);
+    auto p = parent_end.Receive();
+    if (p && p->type == SyncMsg::kError) return Fail(Error(p->errnum, p->text).WithExitCode(static_cast<int>(p->value)));
+    return Fail(std::move(joined.error()).Wrap("cgroup"));
+  }
   log::Timing("child in cgroup");
-  TRY(parent_end.Send(SyncMsg::kGo));
+  (void)parent_end.Send(SyncMsg::kGo);  // a child that already failed reports below
   for (;;) {
     SyncPacket p = TRY_CTX(parent_end.Receive(), "create container");
     if (p.type == SyncMsg::kError) return Fail(Error(p.errnum, p.text).WithExitCode(static_cast<int>(p.value)));

@@ -13,7 +13,8 @@
 namespace moor::runtime {
 
 enum class SyncMsg : uint32_t {
-  kGo = 1,          // parent -> child: maps written, cgroup joined; continue
+  kGo = 1,          // parent -> child: in the container's cgroup; continue
+  kMaps = 8,        // parent -> child: uid/gid maps of the new user namespace written
   kRunHooks = 2,    // child -> parent: mounts done, run prestart/createRuntime
   kHooksDone = 3,   // parent -> child
   kReady = 4,       // child -> parent: waiting for start; value = pid (exec: grandchild)
