@@ -56,6 +56,7 @@ echo "pids-limit: $pids"
 grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | sed 's/:\t/: /'
 echo "network:"; ip -o link | awk '{ print "    " $2 " " $3 }'
 echo "uid: $(id)"
+unshare -m true 2>/dev/null && echo "unshare: allowed" || echo "unshare: refused"
 EOF
 
 cat >"$work/bundle/config.json" <<EOF
@@ -101,6 +102,16 @@ cat >"$work/bundle/config.json" <<EOF
 }
 EOF
 
+# moor's default seccomp profile, as `moor-runtime spec` writes it (a runtime under
+# comparison gets the same profile).
+spec_dir="$work/spec"
+mkdir -p "$spec_dir"
+moor_bin=${MOOR_BUILD_DIR:-$repo/build}/cmd/moor-runtime/moor-runtime
+if [[ -x $moor_bin ]] && "$moor_bin" spec --bundle "$spec_dir" 2>/dev/null; then
+  jq --slurpfile s "$spec_dir/config.json" '.linux.seccomp = $s[0].linux.seccomp' "$work/bundle/config.json" \
+    >"$work/config.tmp" && mv "$work/config.tmp" "$work/bundle/config.json"
+fi
+
 out="$work/out" err="$work/err"
 rc=0
 "$MOOR_RUNTIME" --root "$root" run --bundle "$work/bundle" "$id" >"$out" 2>"$err" || rc=$?
@@ -141,7 +152,7 @@ memory limit    $(human "$(val memory-limit)")   ($(mark "$(val memory-limit)" $
 pids limit      $(val pids-limit)   ($(mark "$(val pids-limit)" $PIDS_LIMIT))
 capabilities    effective: $(cap_names "$(val CapEff)")
                 bounding:  $(cap_names "$(val CapBnd)")
-no_new_privs    $(val NoNewPrivs)    seccomp mode: $(val Seccomp)
+no_new_privs    $(val NoNewPrivs)    seccomp mode: $(val Seccomp) (2 = filter)   unshare(2) inside: $(val unshare)
 user            $(val uid)
 network         only its own interfaces:
 $(block network)
