@@ -46,7 +46,7 @@ run_ctest() {
 # ctest's exit status comes through tee only with pipefail: keep it on inside run_ctest.
 run_ctest "unit + fuzz (ASan+UBSan)" "$asan_dir" '^(unit|fuzz)$'
 if [[ $EUID -eq 0 ]]; then
-  run_ctest "integration + e2e (release)" "$build_dir" '^(integration|e2e)$'
+  run_ctest "integration + e2e + bench smoke (release)" "$build_dir" '^(integration|e2e|bench)$'
 else
   echo "=== integration + e2e: NOT RUN (they need root)"
   status=1
