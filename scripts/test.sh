@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # THE test command (CI runs it through .ci/run): installs what is missing, builds, then runs
-#   - the unit tests of the ASan + UBSan build (ctest -L unit in build-asan/)
-#   - the integration and end-to-end tests against the release build (ctest -L
-#     'integration|e2e' in build/); they need root.
+#   - the unit tests and the bounded fuzz runs of the ASan + UBSan build (ctest -L
+#     'unit|fuzz' in build-asan/)
+#   - the integration and end-to-end tests and the benchmark smoke run against the
+#     release build (ctest -L 'integration|e2e|bench' in build/); they need root.
 # Prints each ctest summary and a closing "N passed, M failed" line; exits non-zero on any
 # failure. Works with no stdin. MOOR_BUILD_DIR / MOOR_ASAN_BUILD_DIR move the build dirs.
 set -euo pipefail
