@@ -131,6 +131,26 @@ Result<std::vector<std::string>> MakeDirs(const std::string& dir) {
   return made;
 }
 
+Result<void> MakeDirsRecorded(const std::string& dir, std::vector<std::string>& ancestors,
+                              const std::function<void(const std::string&)>& on_created) {
+  std::vector<std::string> made = TRY(MakeDirs(dir));
+  for (const std::string& m : made) {
+    if (m != dir && std::find(ancestors.begin(), ancestors.end(), m) == ancestors.end()) ancestors.push_back(m);
+    if (on_created) on_created(m);
+  }
+  return {};
+}
+
+Result<void> CreateRetrying(const std::function<Result<void>()>& make, const std::function<void()>& undo) {
+  auto r = make();
+  for (int attempt = 0; !r && r.error().errnum() == ENOENT && attempt < 3; ++attempt) r = make();
+  if (!r) {
+    undo();
+    return Fail(std::move(r.error()).Wrap("create cgroup"));
+  }
+  return {};
+}
+
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir) {
   std::vector<pid_t> out;
   std::vector<std::string> todo{dir};

@@ -33,6 +33,16 @@ Result<std::optional<uint64_t>> ReadKeyedUint(const std::string& path, std::stri
 // mkdir -p; returns the directories it made, outermost first.
 Result<std::vector<std::string>> MakeDirs(const std::string& dir);
 
+// MakeDirs for `dir`, recording every directory it made other than `dir`
+// itself in `ancestors` (once each) and passing each to `on_created` (tests).
+Result<void> MakeDirsRecorded(const std::string& dir, std::vector<std::string>& ancestors,
+                              const std::function<void(const std::string&)>& on_created);
+
+// Runs `make` again (at most 3 more times) while it fails with ENOENT: a
+// concurrent Destroy may remove a shared empty ancestor between our mkdirs.
+// On final failure calls `undo` and returns the error as "create cgroup: …".
+Result<void> CreateRetrying(const std::function<Result<void>()>& make, const std::function<void()>& undo);
+
 // Every pid in <dir>/cgroup.procs and its descendants' (sorted, distinct). A
 // missing dir gives an empty list.
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir);

@@ -78,26 +78,13 @@ Result<void> CgroupV1Manager::FillCpuset() const {
 }
 
 Result<void> CgroupV1Manager::Create() {
-  auto make = [&]() -> Result<void> {
-    for (const std::string& dir : paths_.V1Dirs()) {
-      std::vector<std::string> made = TRY(MakeDirs(dir));
-      for (const std::string& m : made) {
-        auto& anc = paths_.created_ancestors;
-        if (m != dir && std::find(anc.begin(), anc.end(), m) == anc.end()) anc.push_back(m);
-        if (options_.on_directory_created) options_.on_directory_created(m);
-      }
-    }
-    return FillCpuset();
-  };
-  auto r = make();
-  // A concurrent Destroy may remove a shared empty ancestor between our
-  // mkdirs: try again.
-  for (int attempt = 0; !r && r.error().errnum() == ENOENT && attempt < 3; ++attempt) r = make();
-  if (!r) {
-    (void)Destroy();
-    return Fail(std::move(r.error()).Wrap("create cgroup"));
-  }
-  return {};
+  return CreateRetrying(
+      [&]() -> Result<void> {
+        for (const std::string& dir : paths_.V1Dirs())
+          TRY(MakeDirsRecorded(dir, paths_.created_ancestors, options_.on_directory_created));
+        return FillCpuset();
+      },
+      [&] { (void)Destroy(); });
 }
 
 Result<void> CgroupV1Manager::Apply(const oci::Resources& r) {

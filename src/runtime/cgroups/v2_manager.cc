@@ -82,22 +82,12 @@ Result<void> CgroupV2Manager::EnableControllers() const {
 }
 
 Result<void> CgroupV2Manager::Create() {
-  auto make = [&]() -> Result<void> {
-    std::vector<std::string> made = TRY(MakeDirs(paths_.unified));
-    for (const std::string& m : made) {
-      auto& anc = paths_.created_ancestors;
-      if (m != paths_.unified && std::find(anc.begin(), anc.end(), m) == anc.end()) anc.push_back(m);
-      if (options_.on_directory_created) options_.on_directory_created(m);
-    }
-    return EnableControllers();
-  };
-  auto r = make();
-  for (int attempt = 0; !r && r.error().errnum() == ENOENT && attempt < 3; ++attempt) r = make();
-  if (!r) {
-    (void)Destroy();
-    return Fail(std::move(r.error()).Wrap("create cgroup"));
-  }
-  return {};
+  return CreateRetrying(
+      [&]() -> Result<void> {
+        TRY(MakeDirsRecorded(paths_.unified, paths_.created_ancestors, options_.on_directory_created));
+        return EnableControllers();
+      },
+      [&] { (void)Destroy(); });
 }
 
 Result<void> CgroupV2Manager::Apply(const oci::Resources& r) {
