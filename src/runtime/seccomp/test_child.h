@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,62 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/child.h"
 #include "runtime/seccomp/load.h"
 
 namespace moor::runtime::seccomp::testing {
 
-struct ChildExit {
-  int code = -1;    // exit status when the child exited, else -1
-  int signal = 0;   // terminating signal when it was killed, else 0
-  std::string out;  // what the child wrote to its out_fd
-};
-
-// `body` runs in the child and returns its exit code; it may write text to
-// out_fd. The child ends with _exit (no atexit handlers, no gtest teardown).
-inline ChildExit RunInChild(const std::function<int(int out_fd)>& body) {
-  ChildExit result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.out = "pipe failed";
-    return result;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    result.out = "fork failed";
-    return result;
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    _exit(body(fds[1]));
-  }
-  close(fds[1]);
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.out.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) result.code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  return result;
-}
-
-// Writes a string to fd, ignoring errors (used for diagnostics from children).
-inline void Say(int fd, const std::string& s) {
-  size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
+using moor::testing::ChildExit;
+using moor::testing::RunInChild;
+using moor::testing::Say;
 
 // Syscalls a child needs to end, including the exit hooks of sanitizer
 // runtimes (ASan's _exit interceptor uses sigaltstack, gettid, mmap). Strict
