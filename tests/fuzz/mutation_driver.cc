@@ -118,7 +118,14 @@ std::string MutateJson(const std::string& text, std::mt19937_64& rng) {
       if (n->is_array() && !n->empty()) n->push_back((*n)[static_cast<size_t>(rng() % n->size())]);
       break;
     default:
-      if (n->is_number_integer()) *n = n->get<int64_t>() + static_cast<int64_t>(rng() % 3) - 1;
+      if (n->is_number_integer()) {
+        // Step by -1, 0 or +1, saturating: INT64_MIN/MAX are interesting inputs, not overflow.
+        int64_t v = n->get<int64_t>();
+        int64_t step = static_cast<int64_t>(rng() % 3) - 1;
+        int64_t out = v;
+        if (__builtin_add_overflow(v, step, &out)) out = v;
+        *n = out;
+      }
       else if (n->is_string()) *n = n->get<std::string>() + "/..";
   }
   return root.dump();

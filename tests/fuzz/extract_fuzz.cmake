@@ -1,0 +1,1 @@
+moor_fuzz_target(extract_fuzz 2000 moor_image_archive)

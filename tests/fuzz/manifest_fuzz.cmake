@@ -1,0 +1,1 @@
+moor_fuzz_target(manifest_fuzz 5000 moor_image_core)
