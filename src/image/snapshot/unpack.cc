@@ -1,0 +1,84 @@
+// Snapshotter::Unpack: layers from the content store into snapshots, each
+// extraction verified (blob digest and diff_id) before it becomes visible.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "image/snapshot/layout.h"
+#include "image/snapshot/snapshotter.h"
+
+namespace moor::image {
+
+using namespace snapshot_internal;
+
+namespace {
+
+// Extracts one layer into a fresh tmp dir and renames it into place. The tmp
+// dir is flock'ed for the duration so Clean() in another process skips it.
+Result<void> UnpackOne(const Snapshotter& snaps, const ContentStore& store, const Descriptor& layer,
+                       const Digest& diff_id, const Digest& chain_id, ExtractOptions opts) {
+  std::string tmp = TRY(snaps.MakeTemp());
+  auto run = [&]() -> Result<void> {
+    UniqueFd held = TRY(TryLockDir(tmp));
+    if (!held) return FailInvalid("scratch dir " + tmp + " is locked by someone else");
+    std::string fs = tmp + "/fs";
+    if (::mkdir(fs.c_str(), 0755) != 0) return FailErrno("mkdir " + fs);
+    UniqueFd root(::open(fs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return FailErrno("open " + fs);
+    UniqueFd blob = TRY(store.Open(layer.digest));
+    ExtractResult res = TRY(ExtractLayer(blob.get(), root.get(), opts));
+    if (res.blob_digest != layer.digest)
+      return FailInvalid("blob digest mismatch: expected " + layer.digest.str() + ", read " +
+                         res.blob_digest.str() + "; remove the image and pull it again");
+    if (res.diff_id != diff_id)
+      return FailInvalid("diff_id mismatch: the image config expects " + diff_id.str() +
+                         ", the layer's uncompressed content is " + res.diff_id.str());
+    Meta meta{.diff_id = diff_id,
+              .blob = layer.digest,
+              .size = res.uncompressed_bytes,
+              .unpacked_at = NowRfc3339()};
+    TRY(WriteMeta(tmp, meta));
+    std::string dest = SnapshotDir(snaps.root(), chain_id);
+    if (::rename(tmp.c_str(), dest.c_str()) != 0) return FailErrno("rename into " + dest);
+    return {};
+  };
+  auto r = run();
+  if (!r) (void)RemoveTree(tmp);
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Snapshotter::Unpack(const ContentStore& store, const Manifest& manifest,
+                                                     const ImageConfig& config, const ExtractOptions& opts,
+                                                     const std::function<void(size_t, uint64_t)>& progress) {
+  if (manifest.layers.size() != config.diff_ids.size())
+    return FailInvalid("unpack: the manifest has " + std::to_string(manifest.layers.size()) +
+                       " layers but the image config lists " + std::to_string(config.diff_ids.size()) +
+                       " diff_ids");
+  std::vector<Digest> chain = ChainIds(config.diff_ids);
+  std::vector<std::string> dirs;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const Descriptor& layer = manifest.layers[i];
+    std::string ctx = "unpack layer " + std::to_string(i) + " (" + layer.digest.str() + ")";
+    if (!Has(chain[i])) {
+      // Whoever holds the lock unpacks; a waiter finds the snapshot made.
+      UniqueFd lock = TRY_CTX(LockFile(LockPath(root_, chain[i])), ctx);
+      if (!Has(chain[i])) {
+        ExtractOptions o = opts;
+        if (progress) {
+          auto outer = opts.progress;
+          o.progress = [&progress, outer, i](uint64_t bytes) {
+            if (outer) outer(bytes);
+            progress(i, bytes);
+          };
+        }
+        TRY_CTX(UnpackOne(*this, store, layer, config.diff_ids[i], chain[i], std::move(o)), ctx);
+      }
+    }
+    dirs.push_back(Path(chain[i]));
+  }
+  return dirs;
+}
+
+}  // namespace moor::image
