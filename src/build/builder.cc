@@ -488,6 +488,7 @@ Result<Digest> Builder::Finish(const StageState& st) {
     auto ref = image::Reference::Parse(tag);
     Print("Successfully tagged " + (ref ? ref->Familiar() : tag));
   }
+  if (opts_.tags.empty()) TRY(svc_.RecordUnnamed(manifest_digest, m.media_type));
   return config_digest;
 }
 

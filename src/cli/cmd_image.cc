@@ -20,7 +20,7 @@ Result<int> CmdImages(const Globals& g, const std::vector<std::string>& args) {
   std::vector<image::ImageService::Summary> shown;
   for (auto& s : list) {
     std::string repo = s.name.substr(0, s.name.rfind(':'));
-    if (!filter.empty() && s.name != filter && repo != filter) continue;
+    if (!filter.empty() && (s.name.empty() || (s.name != filter && repo != filter))) continue;
     shown.push_back(s);
   }
   if (a.Get("format") == "json") {
@@ -42,7 +42,8 @@ Result<int> CmdImages(const Globals& g, const std::vector<std::string>& args) {
                             : std::vector<std::string>{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"});
   for (auto& s : shown) {
     auto colon = s.name.rfind(':');
-    std::vector<std::string> row = {s.name.substr(0, colon), s.name.substr(colon + 1)};
+    std::vector<std::string> row = {"<none>", "<none>"};
+    if (!s.name.empty()) row = {s.name.substr(0, colon), s.name.substr(colon + 1)};
     if (a.Bool("digests")) row.push_back(s.manifest.str());
     row.push_back(full ? s.id.str() : s.id.Short());
     row.push_back(s.created.empty() ? "N/A" : Ago(s.created));
@@ -84,7 +85,7 @@ Result<int> CmdRmi(const Globals& g, const std::vector<std::string>& args) {
       rc = 1;
       continue;
     }
-    for (auto& n : *removed) Out("Untagged: " + n + "\n");
+    for (auto& n : *removed) Out((image::IsUnnamedRecord(n) ? "Deleted: " : "Untagged: ") + n + "\n");
   }
   return rc;
 }

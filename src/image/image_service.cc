@@ -29,6 +29,8 @@ std::unexpected<Error> NoSuchImage(const std::string& what) {
 
 }  // namespace
 
+bool IsUnnamedRecord(const std::string& record_name) { return record_name.starts_with("sha256:"); }
+
 Result<ImageService> ImageService::Open(const std::string& root, RegistryOptions registry) {
   auto content = TRY_CTX(ContentStore::Open(root + "/content"), "open image store");
   auto names = TRY_CTX(ImageNames::Open(root + "/images"), "open image store");
@@ -103,6 +105,24 @@ Result<ImageRecord> ImageService::Name(const std::string& name, const Digest& ma
     }
   }
   TRY(names_.Set(rec));
+  TRY(names_.Remove(rec.config.str()));  // no longer unnamed
+  return rec;
+}
+
+Result<ImageRecord> ImageService::RecordUnnamed(const Digest& manifest_digest, const std::string& media_type) {
+  auto mbytes = TRY_CTX(content_.ReadBlob(manifest_digest), "record image");
+  auto manifest = TRY_CTX(ParseManifest(mbytes), "record image");
+  // An image that already has a name needs no unnamed record.
+  for (auto& r : TRY(names_.FindById(manifest.config.digest.hex()))) {
+    if (!IsUnnamedRecord(r.name)) return r;
+  }
+  ImageRecord rec;
+  rec.name = manifest.config.digest.str();
+  rec.manifest = manifest_digest;
+  rec.manifest_media_type = media_type.empty() ? manifest.media_type : media_type;
+  rec.config = manifest.config.digest;
+  rec.created_at = NowRfc3339();
+  TRY(names_.Set(rec));
   return rec;
 }
 
@@ -114,7 +134,9 @@ Result<void> ImageService::Tag(const std::string& source, const std::string& tar
   rec.name = ref.String();
   rec.created_at = NowRfc3339();
   rec.repo_digests.clear();
-  return names_.Set(rec);
+  TRY(names_.Set(rec));
+  TRY(names_.Remove(rec.config.str()));  // no longer unnamed
+  return {};
 }
 
 Result<std::vector<std::string>> ImageService::Remove(const std::string& ref_or_id, bool force) {
@@ -141,7 +163,7 @@ Result<std::vector<std::string>> ImageService::Remove(const std::string& ref_or_
   }
   for (auto& r : found) {
     TRY(names_.Remove(r.name));
-    removed.push_back(TRY(Reference::Parse(r.name)).Familiar());
+    removed.push_back(IsUnnamedRecord(r.name) ? r.name : TRY(Reference::Parse(r.name)).Familiar());
   }
   return removed;
 }
@@ -151,7 +173,7 @@ Result<std::vector<ImageService::Summary>> ImageService::List() const {
   for (auto& rec : TRY(names_.List())) {
     auto img = Load(content_, rec);
     Summary s;
-    s.name = TRY(Reference::Parse(rec.name)).Familiar();
+    s.name = IsUnnamedRecord(rec.name) ? "" : TRY(Reference::Parse(rec.name)).Familiar();
     s.id = rec.config;
     s.manifest = rec.manifest;
     if (img) {
@@ -170,6 +192,7 @@ Result<std::string> ImageService::InspectJson(const std::string& ref_or_id) cons
   json repo_tags = json::array();
   json repo_digests = json::array();
   for (auto& rec : TRY(names_.FindById(img.record.config.hex()))) {
+    if (IsUnnamedRecord(rec.name)) continue;
     repo_tags.push_back(TRY(Reference::Parse(rec.name)).Familiar());
     for (auto& d : rec.repo_digests) {
       if (std::find(repo_digests.begin(), repo_digests.end(), d) == repo_digests.end()) repo_digests.push_back(d);

@@ -23,6 +23,9 @@ namespace moor::image {
 
 inline constexpr const char* kDefaultRoot = "/var/lib/moor";
 
+// Records of unnamed images are keyed by their ID: "sha256:<hex>".
+bool IsUnnamedRecord(const std::string& record_name);
+
 struct ResolvedImage {
   ImageRecord record;  // for an ID lookup: the first name with that ID (name may be empty)
   Manifest manifest;
@@ -48,6 +51,12 @@ class ImageService {
   // Records an image (manifest + config already in the store) under a name.
   Result<ImageRecord> Name(const std::string& name, const Digest& manifest, const std::string& media_type,
                            std::optional<Digest> index = {}, std::vector<std::string> repo_digests = {});
+
+  // Records an image that has no name (load of an untagged image, import
+  // without a name, a build without -t) so it is listed as <none>:<none>, can
+  // be used by ID and is kept by gc until removed. Its record's name is the
+  // image ID ("sha256:<hex>"); naming the image later drops that record.
+  Result<ImageRecord> RecordUnnamed(const Digest& manifest, const std::string& media_type);
 
   // tag SOURCE TARGET
   Result<void> Tag(const std::string& source, const std::string& target);

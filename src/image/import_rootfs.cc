@@ -58,7 +58,11 @@ Result<Digest> ImportRootfs(ImageService& svc, int fd, const ImportOptions& opts
   layer_desc.size = layer.size;
   m.layers.push_back(layer_desc);
   Digest manifest = TRY_CTX(store.WriteBlob(SerializeManifest(m)), "store the manifest");
-  if (name) TRY(svc.Name(name->String(), manifest, m.media_type));
+  if (name) {
+    TRY(svc.Name(name->String(), manifest, m.media_type));
+  } else {
+    TRY(svc.RecordUnnamed(manifest, m.media_type));
+  }
   return config_digest;
 }
 

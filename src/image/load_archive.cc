@@ -463,6 +463,7 @@ Result<std::vector<std::string>> LoadArchive(ImageService& svc, int fd, Progress
       loaded.push_back(ref.Familiar());
     }
     if (p.names.empty()) {
+      TRY_CTX(svc.RecordUnnamed(p.manifest, p.media_type), "record " + p.config.str());
       progress.Message("Loaded image ID: " + p.config.str());
       loaded.push_back(p.config.str());
     }
