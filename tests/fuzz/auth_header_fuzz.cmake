@@ -1,0 +1,1 @@
+moor_fuzz_target(auth_header_fuzz 5000 moor_image_registry)
