@@ -80,9 +80,10 @@ int CliMain(int argc, char** argv, char** envp) {
   g.root = parsed->Get("root", image::kDefaultRoot);
   g.debug = parsed->Bool("debug");
   log::Init(log::Options{nullptr, false, g.debug});
-  for (auto& d : parsed->All("cert-dir")) {
-    g.registry.cert_dirs.insert(g.registry.cert_dirs.begin(), d);
-  }
+  // --cert-dir dirs are searched first, in the order given, then the defaults.
+  std::vector<std::string> cert_dirs = parsed->All("cert-dir");
+  for (auto& d : g.registry.cert_dirs) cert_dirs.push_back(d);
+  g.registry.cert_dirs = std::move(cert_dirs);
   g.registry.insecure_registries = parsed->All("insecure-registry");
   if (parsed->Has("docker-config")) g.registry.docker_config = parsed->Get("docker-config") + "/config.json";
 

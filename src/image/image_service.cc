@@ -1,6 +1,7 @@
 #include "image/image_service.h"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -189,14 +190,12 @@ Result<std::vector<ImageService::Summary>> ImageService::List() const {
 Result<std::string> ImageService::InspectJson(const std::string& ref_or_id) const {
   auto img = TRY(Resolve(ref_or_id));
   using nlohmann::json;
-  json repo_tags = json::array();
-  json repo_digests = json::array();
+  std::vector<std::string> repo_tags;
+  std::set<std::string> repo_digests;
   for (auto& rec : TRY(names_.FindById(img.record.config.hex()))) {
     if (IsUnnamedRecord(rec.name)) continue;
     repo_tags.push_back(TRY(Reference::Parse(rec.name)).Familiar());
-    for (auto& d : rec.repo_digests) {
-      if (std::find(repo_digests.begin(), repo_digests.end(), d) == repo_digests.end()) repo_digests.push_back(d);
-    }
+    repo_digests.insert(rec.repo_digests.begin(), rec.repo_digests.end());
   }
   // The config as stored is already in Docker's shape: reuse its fields.
   auto cfg = json::parse(TRY(content_.ReadBlob(img.record.config)), nullptr, false);

@@ -4,6 +4,12 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include "image/snapshot/layout.h"
 #include "image/snapshot/snapshotter.h"
 
@@ -57,27 +63,51 @@ Result<std::vector<std::string>> Snapshotter::Unpack(const ContentStore& store, 
                        " layers but the image config lists " + std::to_string(config.diff_ids.size()) +
                        " diff_ids");
   std::vector<Digest> chain = ChainIds(config.diff_ids);
-  std::vector<std::string> dirs;
-  for (size_t i = 0; i < chain.size(); ++i) {
+  // Every layer unpacks into its own directory, so layers are independent:
+  // they are extracted in parallel, one worker per core (decompression and
+  // file creation are CPU-bound).
+  auto unpack = [&](size_t i) -> Result<void> {
     const Descriptor& layer = manifest.layers[i];
     std::string ctx = "unpack layer " + std::to_string(i) + " (" + layer.digest.str() + ")";
-    if (!Has(chain[i])) {
-      // Whoever holds the lock unpacks; a waiter finds the snapshot made.
-      UniqueFd lock = TRY_CTX(LockFile(LockPath(root_, chain[i])), ctx);
-      if (!Has(chain[i])) {
-        ExtractOptions o = opts;
-        if (progress) {
-          auto outer = opts.progress;
-          o.progress = [&progress, outer, i](uint64_t bytes) {
-            if (outer) outer(bytes);
-            progress(i, bytes);
-          };
-        }
-        TRY_CTX(UnpackOne(*this, store, layer, config.diff_ids[i], chain[i], std::move(o)), ctx);
+    if (Has(chain[i])) return {};
+    // Whoever holds the lock unpacks; a waiter finds the snapshot made.
+    UniqueFd lock = TRY_CTX(LockFile(LockPath(root_, chain[i])), ctx);
+    if (Has(chain[i])) return {};
+    ExtractOptions o = opts;
+    if (progress) {
+      auto outer = opts.progress;
+      o.progress = [&progress, outer, i](uint64_t bytes) {
+        if (outer) outer(bytes);
+        progress(i, bytes);
+      };
+    }
+    TRY_CTX(UnpackOne(*this, store, layer, config.diff_ids[i], chain[i], std::move(o)), ctx);
+    return {};
+  };
+  size_t workers = std::min<size_t>(chain.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first_error;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < chain.size();) {
+      {
+        std::lock_guard l(mu);
+        if (first_error) return;  // stop starting new layers after a failure
+      }
+      auto r = unpack(i);
+      if (!r) {
+        std::lock_guard l(mu);
+        if (!first_error) first_error = std::move(r.error());
       }
     }
-    dirs.push_back(Path(chain[i]));
-  }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (first_error) return Fail(std::move(*first_error));
+  std::vector<std::string> dirs;
+  for (auto& c : chain) dirs.push_back(Path(c));
   return dirs;
 }
 
