@@ -62,6 +62,29 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view content) 
   return {};
 }
 
+Result<void> WriteFileDurable(const std::string& path, std::string_view content) {
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return FailErrno("create " + tmp);
+  auto r = WriteAll(fd.get(), content, tmp);
+  if (r && ::fsync(fd.get()) != 0) r = FailErrno("fsync " + tmp);
+  if (!r) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = Error::FromErrno("rename " + tmp);
+    ::unlink(tmp.c_str());
+    return Fail(std::move(e));
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd || ::fsync(dfd.get()) != 0) return FailErrno("fsync directory of " + path);
+  return {};
+}
+
 Result<void> MkdirAll(const std::string& path, unsigned mode) {
   if (path.empty()) return {};
   std::string cur;

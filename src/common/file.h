@@ -15,6 +15,10 @@ Result<std::string> ReadFile(const std::string& path);
 Result<void> WriteExisting(const std::string& path, std::string_view content);
 // Atomically replaces `path` (write temp + fsync-less rename) with mode 0600.
 Result<void> WriteFileAtomic(const std::string& path, std::string_view content);
+// As WriteFileAtomic, and the content and the rename survive a crash: the
+// temp file is fsynced before the rename and the directory after it. For
+// records that must not be lost (image names); not for hot paths.
+Result<void> WriteFileDurable(const std::string& path, std::string_view content);
 // mkdir -p with the given mode for created components.
 Result<void> MkdirAll(const std::string& path, unsigned mode = 0755);
 // rm -rf that never crosses mount points; missing path is success.

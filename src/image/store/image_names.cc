@@ -79,7 +79,7 @@ Result<void> Save(const std::string& root, const NameMap& names) {
   for (const auto& [name, r] : names) images.push_back(RecordJson(r));
   json j = json::object();
   j["images"] = std::move(images);
-  return WriteFileAtomic(NamesPath(root), DumpCanonical(j) + "\n");
+  return WriteFileDurable(NamesPath(root), DumpCanonical(j) + "\n");
 }
 
 // Holds names.lock exclusively for one read-modify-write.
