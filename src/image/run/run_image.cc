@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
-#include "image/run/spec_json.h"
+#include "oci/spec_serialize.h"
 #include "image/snapshot/snapshotter.h"
 #include "runtime/ops.h"
 
@@ -14,7 +14,7 @@ Result<int> RunPrepared(const std::string& state_root, const std::string& id, co
   std::string ctx = "run container " + id;
   TRY_CTX(oci::ValidateSpec(spec), ctx + ": config");
   std::string config = bundle_dir + "/config.json";
-  TRY_CTX(WriteFileAtomic(config, SpecToJson(spec)), ctx);
+  TRY_CTX(WriteFileAtomic(config, oci::SpecToJson(spec)), ctx);
   runtime::CreateOptions opts;
   opts.root = state_root;
   opts.id = id;

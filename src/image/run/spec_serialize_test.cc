@@ -1,4 +1,4 @@
-#include "image/run/spec_json.h"
+#include "oci/spec_serialize.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@ TEST(SpecToJson, DefaultSpecRoundTripsExactly) {
     std::string text = runtime::DefaultSpecJson(rootless);
     auto spec = oci::ParseSpec(text);
     ASSERT_TRUE(spec) << spec.error().message();
-    json want = json::parse(text), got = json::parse(SpecToJson(*spec));
+    json want = json::parse(text), got = json::parse(oci::SpecToJson(*spec));
     EXPECT_EQ(got, want) << "rootless=" << rootless << "\n" << got.dump(1);
   }
 }
@@ -56,10 +56,10 @@ TEST(SpecToJson, EveryPopulatedFieldSurvivesAParse) {
   })";
   auto spec = oci::ParseSpec(text);
   ASSERT_TRUE(spec) << spec.error().message();
-  std::string once = SpecToJson(*spec);
+  std::string once = oci::SpecToJson(*spec);
   auto again = oci::ParseSpec(once);
   ASSERT_TRUE(again) << again.error().message();
-  EXPECT_EQ(SpecToJson(*again), once);
+  EXPECT_EQ(oci::SpecToJson(*again), once);
   EXPECT_EQ(json::parse(once), json::parse(text)) << once;
 }
 

@@ -1,17 +1,14 @@
 // oci::Spec → config.json text, the inverse of oci::ParseSpec: absent fields
 // (empty strings and vectors, nullopt) are left out, so parse → serialize →
 // parse gives the same Spec.
-//
-// NOTE for the lead: this belongs in src/oci (next to spec_parse.cc); it lives
-// here because the image helpers may not edit other modules.
 #pragma once
 
 #include <string>
 
 #include "oci/spec.h"
 
-namespace moor::image {
+namespace moor::oci {
 
-std::string SpecToJson(const oci::Spec& spec);
+std::string SpecToJson(const Spec& spec);
 
-}  // namespace moor::image
+}  // namespace moor::oci

@@ -1,8 +1,8 @@
-#include "image/run/spec_json.h"
+#include "oci/spec_serialize.h"
 
 #include <nlohmann/json.hpp>
 
-namespace moor::image {
+namespace moor::oci {
 
 namespace {
 
@@ -212,7 +212,7 @@ json LinuxJson(const oci::Linux& l) {
 
 }  // namespace
 
-std::string SpecToJson(const oci::Spec& s) {
+std::string SpecToJson(const Spec& s) {
   json j = {{"ociVersion", s.oci_version.empty() ? std::string("1.0.2") : s.oci_version}};
   if (s.process) j["process"] = ProcessJson(*s.process);
   j["root"] = {{"path", s.root.path}};
@@ -245,4 +245,4 @@ std::string SpecToJson(const oci::Spec& s) {
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-}  // namespace moor::image
+}  // namespace moor::oci
