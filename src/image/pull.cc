@@ -93,12 +93,19 @@ Result<ImageRecord> Pull(ImageService& svc, const std::string& ref_str, const Pu
   }
   // One flag per layer (distinct elements: no data race between workers).
   std::vector<char> fetched(manifest.layers.size(), 0);
-  TRY_CTX(registry::RunParallel(manifest.layers.size(), opts.parallel,
-                                [&](size_t i) -> Result<void> {
-                                  fetched[i] = TRY(FetchReported(*client, store, manifest.layers[i], progress));
-                                  return {};
-                                }),
-          "pull " + shown);
+  // Each layer is unpacked as soon as its blob is committed, while other
+  // layers still download: snapshots are keyed by chain ids, which the config
+  // already gives, so a layer does not wait for the ones below it.
+  auto fetch_and_unpack = [&](size_t i) -> Result<void> {
+    const Descriptor& layer = manifest.layers[i];
+    fetched[i] = TRY(FetchReported(*client, store, layer, progress));
+    if (!opts.unpack) return {};
+    if (fetched[i]) progress.Status(layer.digest.Short(), "Extracting");
+    TRY_CTX(svc.snapshots().UnpackLayer(store, manifest, config, i), "unpack");
+    if (fetched[i]) progress.Status(layer.digest.Short(), "Pull complete");
+    return {};
+  };
+  TRY_CTX(registry::RunParallel(manifest.layers.size(), opts.parallel, fetch_and_unpack), "pull " + shown);
   for (char f : fetched) downloaded = downloaded || f;
 
   // Remember where the blobs live, for cross-repository mounts on push.
@@ -114,16 +121,6 @@ Result<ImageRecord> Pull(ImageService& svc, const std::string& ref_str, const Pu
       TRY(svc.Name(ref.String(), chosen.digest, chosen.media_type, index_digest, std::move(repo_digests)));
   bool up_to_date = !downloaded && previous && previous->manifest == chosen.digest;
 
-  if (opts.unpack) {
-    for (size_t i = 0; i < fetched.size(); ++i) {
-      if (fetched[i]) progress.Status(manifest.layers[i].digest.Short(), "Extracting");
-    }
-    ResolvedImage resolved{record, manifest, config};
-    TRY_CTX(svc.Layers(resolved), "pull " + shown + ": unpack");
-    for (size_t i = 0; i < fetched.size(); ++i) {
-      if (fetched[i]) progress.Status(manifest.layers[i].digest.Short(), "Pull complete");
-    }
-  }
   progress.Flush();
   progress.Message("Digest: " + top.digest.str());
   progress.Message(

@@ -71,57 +71,93 @@ struct timespec MtimeSpec(const TarEntry& e) {
   return ts;
 }
 
-// Metadata on an open file: chown before chmod, since chown clears setuid.
-Result<void> ApplyFdMetadata(ExtractState& st, int fd, const TarEntry& e, bool with_mode_and_time) {
+// Owner and xattrs of an open directory (its mode and mtime are deferred).
+Result<void> ApplyDirMetadata(ExtractState& st, int fd, const TarEntry& e) {
   if (auto owner = OwnerFor(st, e)) {
     if (::fchown(fd, owner->first, owner->second) != 0) return FailErrno("chown");
   }
-  TRY(SetXattrsFd(fd, e));
-  if (!with_mode_and_time) return {};
-  if (::fchmod(fd, e.perm) != 0) return FailErrno("chmod");
-  if (e.has_mtime) {
-    struct timespec ts[2] = {MtimeSpec(e), MtimeSpec(e)};
-    if (::futimens(fd, ts) != 0) return FailErrno("set mtime");
-  }
+  return SetXattrsFd(fd, e);
+}
+
+// Clears the way for a new non-directory entry named base. Removing anything
+// may change what a cached parent path resolves to: the cache is dropped.
+Result<void> RemoveExisting(ExtractState& st, int parent, const std::string& base) {
+  mode_t kind = TRY(KindAt(parent, base));
+  if (kind == 0) return {};
+  st.parent.valid = false;
+  if (kind == S_IFDIR) return RemoveTreeAt(parent, base);
+  if (::unlinkat(parent, base.c_str(), 0) != 0) return FailErrno("remove existing entry");
   return {};
 }
 
-// Clears the way for a new non-directory entry named base.
-Result<void> RemoveExisting(int parent, const std::string& base) {
-  mode_t kind = TRY(KindAt(parent, base));
-  if (kind == S_IFDIR) return RemoveTreeAt(parent, base);
-  if (kind != 0 && ::unlinkat(parent, base.c_str(), 0) != 0) return FailErrno("remove existing entry");
+// Creates base with `create`, which returns -1/errno; when the name is taken
+// the existing entry is removed and creation tried once more. Trying first
+// saves a stat per entry in the common case of a fresh directory.
+template <typename Create>
+Result<void> CreateReplacing(ExtractState& st, int parent, const std::string& base, const char* what,
+                             Create create) {
+  if (create() == 0) return {};
+  if (errno != EEXIST) return FailErrno(what);
+  TRY(RemoveExisting(st, parent, base));
+  if (create() != 0) return FailErrno(what);
   return {};
 }
 
 Result<void> WriteDirectory(ExtractState& st, int parent, const std::string& base, const TarEntry& e) {
   mode_t kind = TRY(KindAt(parent, base));
+  // The directory may replace something, and its chown changes what files
+  // created in it start out as: drop the cached parent.
+  st.parent.valid = false;
   if (kind != S_IFDIR) {
     if (kind != 0 && ::unlinkat(parent, base.c_str(), 0) != 0) return FailErrno("remove existing entry");
     if (::mkdirat(parent, base.c_str(), 0755) != 0) return FailErrno("mkdir");
   }
   UniqueFd fd(::openat(parent, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return FailErrno("open directory");
-  TRY(ApplyFdMetadata(st, fd.get(), e, false));
+  TRY(ApplyDirMetadata(st, fd.get(), e));
   st.dirs.push_back({e.path, e.perm, e.has_mtime, e.mtime_sec, e.mtime_nsec});
   return {};
 }
 
+// A regular file is created with its permission bits (special bits come from
+// fchmod: writing could clear them) and root-owned by the extracting user;
+// one fstat then tells which of chown and chmod still change anything, so a
+// typical file costs open + write + fstat + futimens.
 Result<void> WriteRegular(ExtractState& st, int parent, const std::string& base, const TarEntry& e,
                           const DataWriter& data) {
-  TRY(RemoveExisting(parent, base));
-  UniqueFd fd(::openat(parent, base.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600));
-  if (!fd) return FailErrno("create file");
+  UniqueFd fd;
+  TRY(CreateReplacing(st, parent, base, "create file", [&] {
+    constexpr int kFlags = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC;
+    fd.Reset(::openat(parent, base.c_str(), kFlags, e.perm & 0777));
+    return fd ? 0 : -1;
+  }));
   TRY(data(fd.get()));
-  return ApplyFdMetadata(st, fd.get(), e, true);
+  struct stat sb;
+  if (::fstat(fd.get(), &sb) != 0) return FailErrno("stat created file");
+  bool chowned = false;
+  if (auto owner = OwnerFor(st, e); owner && (sb.st_uid != owner->first || sb.st_gid != owner->second)) {
+    // Before chmod: chown clears setuid/setgid.
+    if (::fchown(fd.get(), owner->first, owner->second) != 0) return FailErrno("chown");
+    chowned = true;
+  }
+  TRY(SetXattrsFd(fd.get(), e));
+  // An ACL xattr may have changed the mode: then chmod whatever fstat said.
+  if (chowned || !e.xattrs.empty() || (sb.st_mode & 07777) != e.perm) {
+    if (::fchmod(fd.get(), e.perm) != 0) return FailErrno("chmod");
+  }
+  if (e.has_mtime) {
+    struct timespec ts[2] = {MtimeSpec(e), MtimeSpec(e)};
+    if (::futimens(fd.get(), ts) != 0) return FailErrno("set mtime");
+  }
+  return {};
 }
 
 Result<void> WriteSymlink(ExtractState& st, int parent, const std::string& base, const TarEntry& e) {
   if (e.link.empty()) return FailInvalid("symlink has an empty target");
-  TRY(RemoveExisting(parent, base));
   // The target is stored verbatim: it is only ever resolved inside the
   // container (or, here, by openat2 RESOLVE_IN_ROOT).
-  if (::symlinkat(e.link.c_str(), parent, base.c_str()) != 0) return FailErrno("symlink");
+  TRY(CreateReplacing(st, parent, base, "symlink",
+                      [&] { return ::symlinkat(e.link.c_str(), parent, base.c_str()); }));
   if (auto owner = OwnerFor(st, e)) {
     if (::fchownat(parent, base.c_str(), owner->first, owner->second, AT_SYMLINK_NOFOLLOW) != 0)
       return FailErrno("chown symlink");
@@ -144,7 +180,7 @@ Result<void> WriteHardlink(ExtractState& st, int parent, const std::string& base
   mode_t kind = TRY(KindAt(tparent->get(), t.base));
   if (kind == 0) return FailInvalid("hardlink target " + Quote(e.link) + " does not exist in the layer");
   if (kind != S_IFREG) return FailInvalid("hardlink target " + Quote(e.link) + " is not a regular file");
-  TRY(RemoveExisting(parent, base));
+  TRY(RemoveExisting(st, parent, base));
   // flags 0: linkat does not follow the target (it is a regular file anyway).
   if (::linkat(tparent->get(), t.base.c_str(), parent, base.c_str(), 0) != 0) return FailErrno("hardlink");
   return {};
@@ -153,7 +189,7 @@ Result<void> WriteHardlink(ExtractState& st, int parent, const std::string& base
 Result<void> WriteNode(ExtractState& st, int parent, const std::string& base, const TarEntry& e) {
   if ((e.type == S_IFCHR || e.type == S_IFBLK) && !st.opts.allow_devices)
     return FailInvalid("is a device node and devices are not allowed in this layer");
-  TRY(RemoveExisting(parent, base));
+  TRY(RemoveExisting(st, parent, base));
   if (::mknodat(parent, base.c_str(), e.type | (e.perm & 0777), e.rdev) != 0) return FailErrno("mknod");
   if (auto owner = OwnerFor(st, e)) {
     if (::fchownat(parent, base.c_str(), owner->first, owner->second, AT_SYMLINK_NOFOLLOW) != 0)
@@ -175,30 +211,41 @@ Result<void> WriteNode(ExtractState& st, int parent, const std::string& base, co
   return {};
 }
 
+// The confined parent directory `rel` (made as needed), from the cache when
+// the previous entry resolved the same one and nothing was removed since.
+Result<int> ParentFd(ExtractState& st, const std::string& rel) {
+  if (st.parent.valid && st.parent.path == rel) return st.parent.fd.get();
+  st.parent.valid = false;
+  st.parent.fd = TRY(OpenDirInRoot(st.root_fd, rel, true));
+  st.parent.path = rel;
+  st.parent.valid = true;
+  return st.parent.fd.get();
+}
+
 Result<void> WriteEntryIn(ExtractState& st, const TarEntry& e, const DataWriter& data) {
   if (e.path.empty()) {
     // "./" describes the root itself: only its metadata can change.
     if (e.type != S_IFDIR || e.hardlink) return FailInvalid("names the layer root but is not a directory");
     UniqueFd fd(::openat(st.root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return FailErrno("open root");
-    TRY(ApplyFdMetadata(st, fd.get(), e, false));
+    TRY(ApplyDirMetadata(st, fd.get(), e));
     st.dirs.push_back({"", e.perm, e.has_mtime, e.mtime_sec, e.mtime_nsec});
     return {};
   }
   SplitPath sp = SplitParent(e.path);
-  UniqueFd parent = TRY(OpenDirInRoot(st.root_fd, sp.parent, true));
-  if (e.hardlink) return WriteHardlink(st, parent.get(), sp.base, e);
+  int parent = TRY(ParentFd(st, sp.parent));
+  if (e.hardlink) return WriteHardlink(st, parent, sp.base, e);
   switch (e.type) {
     case S_IFDIR:
-      return WriteDirectory(st, parent.get(), sp.base, e);
+      return WriteDirectory(st, parent, sp.base, e);
     case S_IFREG:
-      return WriteRegular(st, parent.get(), sp.base, e, data);
+      return WriteRegular(st, parent, sp.base, e, data);
     case S_IFLNK:
-      return WriteSymlink(st, parent.get(), sp.base, e);
+      return WriteSymlink(st, parent, sp.base, e);
     case S_IFCHR:
     case S_IFBLK:
     case S_IFIFO:
-      return WriteNode(st, parent.get(), sp.base, e);
+      return WriteNode(st, parent, sp.base, e);
     default:
       return FailInvalid("has an unsupported file type");
   }
@@ -218,6 +265,7 @@ Result<void> WriteEntry(ExtractState& st, const TarEntry& e, const DataWriter& d
 }
 
 Result<void> FinishDirectories(ExtractState& st) {
+  st.parent.valid = false;
   auto depth = [](const std::string& p) { return p.empty() ? 0 : 1 + std::count(p.begin(), p.end(), '/'); };
   std::stable_sort(st.dirs.begin(), st.dirs.end(),
                    [&](const DeferredDir& a, const DeferredDir& b) { return depth(a.path) > depth(b.path); });

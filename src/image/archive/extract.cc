@@ -21,7 +21,7 @@ namespace moor::image {
 
 namespace {
 
-constexpr size_t kReadChunk = 128 * 1024;
+constexpr size_t kReadChunk = 1024 * 1024;
 constexpr uint64_t kProgressStep = 1 << 20;
 
 // libarchive pulls through this; the reader's own error is kept so the
@@ -100,7 +100,7 @@ Result<TarEntry> ToTarEntry(struct archive_entry* ae, const ExtractLimits& limit
 class Extractor {
  public:
   Extractor(int src_fd, int root_fd, const ExtractOptions& opts)
-      : opts_(opts), reader_(src_fd, opts.limits.max_ratio), state_{root_fd, opts, {}, {}} {}
+      : opts_(opts), reader_(src_fd, opts.limits.max_ratio), state_{root_fd, opts, {}, {}, {}} {}
 
   Result<ExtractResult> Run() {
     TRY(reader_.Start());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "image/archive/extract.h"
 
 namespace moor::image {
@@ -44,6 +45,19 @@ struct DeferredDir {
   long mtime_nsec;
 };
 
+// The last parent directory resolved, reused while entries stay in it (tar
+// entries come grouped by directory): saves an openat2 walk per entry. The fd
+// came from OpenDirInRoot, so it is confined like a fresh one; `valid` is
+// cleared whenever an entry removes or replaces anything (and on every
+// directory and whiteout entry), since only a removal can change what a path
+// resolves to — creating names never does. Invalidating keeps the fd open: a
+// caller may still be using it for the current entry.
+struct ParentCache {
+  bool valid = false;
+  std::string path;
+  UniqueFd fd;
+};
+
 struct ExtractState {
   int root_fd;
   const ExtractOptions& opts;
@@ -53,6 +67,7 @@ struct ExtractState {
   // Flatten mode: paths written by this layer, which an opaque whiteout in the
   // same layer must not delete.
   std::unordered_set<std::string> written;
+  ParentCache parent;
 };
 
 // Creates the entry beneath st.root_fd (parents made as needed) and applies

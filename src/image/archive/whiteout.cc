@@ -70,6 +70,8 @@ bool IsWhiteout(const std::string& clean_path) {
 }
 
 Result<void> ApplyWhiteout(ExtractState& st, const TarEntry& e) {
+  // Whiteouts remove things: a cached parent path may resolve differently.
+  st.parent.valid = false;
   TRY_CTX(ApplyWhiteoutIn(st, e), "whiteout \"" + e.raw_name + "\"");
   return {};
 }

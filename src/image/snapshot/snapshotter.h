@@ -45,6 +45,13 @@ class Snapshotter {
                                           const ImageConfig& config, const ExtractOptions& opts = {},
                                           const std::function<void(size_t, uint64_t)>& progress = {});
 
+  // Unpacks layer `index` of the image alone (its chain id comes from the
+  // config's diff_ids, so lower layers need not be unpacked yet) and returns
+  // its snapshot dir; same checks and locking as Unpack. Lets a pull unpack a
+  // layer as soon as its blob is in the store.
+  Result<std::string> UnpackLayer(const ContentStore& store, const Manifest& manifest,
+                                  const ImageConfig& config, size_t index, const ExtractOptions& opts = {});
+
   // Adopts a directory that already holds a layer in overlay form (a build
   // step's upper dir) as the snapshot `chain_id` (rename; same filesystem).
   Result<std::string> Adopt(const std::string& dir, const Digest& chain_id, const Digest& diff_id);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include "image/snapshot/layout.h"
@@ -55,6 +56,27 @@ Result<void> UnpackOne(const Snapshotter& snaps, const ContentStore& store, cons
 
 }  // namespace
 
+Result<std::string> Snapshotter::UnpackLayer(const ContentStore& store, const Manifest& manifest,
+                                             const ImageConfig& config, size_t index,
+                                             const ExtractOptions& opts) {
+  if (manifest.layers.size() != config.diff_ids.size())
+    return FailInvalid("unpack: the manifest has " + std::to_string(manifest.layers.size()) +
+                       " layers but the image config lists " + std::to_string(config.diff_ids.size()) +
+                       " diff_ids");
+  if (index >= manifest.layers.size())
+    return FailInvalid("unpack: layer " + std::to_string(index) + " does not exist (the image has " +
+                       std::to_string(manifest.layers.size()) + ")");
+  Digest chain_id = ChainIds(std::span<const Digest>(config.diff_ids).first(index + 1)).back();
+  const Descriptor& layer = manifest.layers[index];
+  std::string ctx = "unpack layer " + std::to_string(index) + " (" + layer.digest.str() + ")";
+  if (!Has(chain_id)) {
+    // Whoever holds the lock unpacks; a waiter finds the snapshot made.
+    UniqueFd lock = TRY_CTX(LockFile(LockPath(root_, chain_id)), ctx);
+    if (!Has(chain_id)) TRY_CTX(UnpackOne(*this, store, layer, config.diff_ids[index], chain_id, opts), ctx);
+  }
+  return Path(chain_id);
+}
+
 Result<std::vector<std::string>> Snapshotter::Unpack(const ContentStore& store, const Manifest& manifest,
                                                      const ImageConfig& config, const ExtractOptions& opts,
                                                      const std::function<void(size_t, uint64_t)>& progress) {
@@ -67,11 +89,6 @@ Result<std::vector<std::string>> Snapshotter::Unpack(const ContentStore& store, 
   // they are extracted in parallel, one worker per core (decompression and
   // file creation are CPU-bound).
   auto unpack = [&](size_t i) -> Result<void> {
-    const Descriptor& layer = manifest.layers[i];
-    std::string ctx = "unpack layer " + std::to_string(i) + " (" + layer.digest.str() + ")";
-    if (Has(chain[i])) return {};
-    // Whoever holds the lock unpacks; a waiter finds the snapshot made.
-    UniqueFd lock = TRY_CTX(LockFile(LockPath(root_, chain[i])), ctx);
     if (Has(chain[i])) return {};
     ExtractOptions o = opts;
     if (progress) {
@@ -81,7 +98,7 @@ Result<std::vector<std::string>> Snapshotter::Unpack(const ContentStore& store, 
         progress(i, bytes);
       };
     }
-    TRY_CTX(UnpackOne(*this, store, layer, config.diff_ids[i], chain[i], std::move(o)), ctx);
+    TRY(UnpackLayer(store, manifest, config, i, o));
     return {};
   };
   size_t workers = std::min<size_t>(chain.size(), std::max(1u, std::thread::hardware_concurrency()));
