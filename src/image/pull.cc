@@ -101,7 +101,12 @@ Result<ImageRecord> Pull(ImageService& svc, const std::string& ref_str, const Pu
     fetched[i] = TRY(FetchReported(*client, store, layer, progress));
     if (!opts.unpack) return {};
     if (fetched[i]) progress.Status(layer.digest.Short(), "Extracting");
-    TRY_CTX(svc.snapshots().UnpackLayer(store, manifest, config, i), "unpack");
+    // A blob this pull just committed was hashed on the way in (Commit checks
+    // its digest): extraction does not hash it a second time. Blobs that were
+    // already in the store are verified again as they are read.
+    ExtractOptions xo;
+    xo.hash_blob = !fetched[i];
+    TRY_CTX(svc.snapshots().UnpackLayer(store, manifest, config, i, xo), "unpack");
     if (fetched[i]) progress.Status(layer.digest.Short(), "Pull complete");
     return {};
   };

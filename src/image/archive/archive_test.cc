@@ -92,6 +92,28 @@ TEST_P(RoundTrip, TreeSurvivesWriteAndExtract) {
   EXPECT_EQ(a.st_mode & 07777, 04755u) << "setuid survives the chown";
 }
 
+TEST_P(RoundTrip, WithoutBlobHashingTheDiffIdIsStillComputed) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir((tmp / "src").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((tmp / "dst").c_str(), 0755), 0);
+  MakeTree(tmp / "src");
+  UniqueFd src = OpenDir(tmp / "src");
+  UniqueFd blob(::memfd_create("blob", MFD_CLOEXEC));
+  LayerWriteOptions wo;
+  wo.compression = GetParam();
+  auto written = WriteLayer(src.get(), blob.get(), wo);
+  ASSERT_TRUE(written) << written.error().message();
+  ::lseek(blob.get(), 0, SEEK_SET);
+  UniqueFd dst = OpenDir(tmp / "dst");
+  ExtractOptions xo;
+  xo.hash_blob = false;
+  auto got = ExtractLayer(blob.get(), dst.get(), xo);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_TRUE(got->blob_digest.empty());
+  EXPECT_EQ(got->diff_id, written->diff_id);
+  EXPECT_EQ(Snapshot(tmp / "src"), Snapshot(tmp / "dst"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Compressions, RoundTrip,
                          ::testing::Values(Compression::kNone, Compression::kGzip, Compression::kZstd));
 

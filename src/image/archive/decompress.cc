@@ -38,8 +38,10 @@ struct DecompressReader::Codec {
   }
 };
 
-DecompressReader::DecompressReader(int fd, uint64_t max_ratio, uint64_t ratio_floor)
-    : fd_(fd), max_ratio_(max_ratio), ratio_floor_(ratio_floor), in_(kInBufSize), codec_(new Codec) {}
+DecompressReader::DecompressReader(int fd, uint64_t max_ratio, uint64_t ratio_floor, bool hash_blob)
+    : fd_(fd), max_ratio_(max_ratio), ratio_floor_(ratio_floor), in_(kInBufSize), codec_(new Codec) {
+  hash_blob_ = hash_blob;
+}
 
 DecompressReader::~DecompressReader() = default;
 
@@ -61,7 +63,7 @@ Result<bool> DecompressReader::Fill() {
     return false;
   }
   const unsigned char* chunk = in_.data() + in_len_;
-  blob_hash_.Update(chunk, static_cast<size_t>(n));
+  if (hash_blob_) blob_hash_.Update(chunk, static_cast<size_t>(n));
   if (tap_) TRY(tap_(chunk, static_cast<size_t>(n)));
   compressed_bytes_ += static_cast<uint64_t>(n);
   in_len_ += static_cast<size_t>(n);
@@ -150,7 +152,7 @@ Result<void> DecompressReader::CheckRatio() const {
 void DecompressReader::Finish() {
   if (done_) return;
   done_ = true;
-  blob_digest_ = blob_hash_.Finish();
+  if (hash_blob_) blob_digest_ = blob_hash_.Finish();
   diff_id_ = diff_hash_.Finish();
 }
 

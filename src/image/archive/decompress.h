@@ -27,7 +27,8 @@ class DecompressReader {
 
   // max_ratio: uncompressed ÷ compressed bytes allowed once more than
   // ratio_floor uncompressed bytes came out (0 = unlimited).
-  explicit DecompressReader(int fd, uint64_t max_ratio = 0, uint64_t ratio_floor = 64ULL << 20);
+  explicit DecompressReader(int fd, uint64_t max_ratio = 0, uint64_t ratio_floor = 64ULL << 20,
+                            bool hash_blob = true);
   ~DecompressReader();
   DecompressReader(const DecompressReader&) = delete;
   DecompressReader& operator=(const DecompressReader&) = delete;
@@ -74,6 +75,7 @@ class DecompressReader {
   size_t in_pos_ = 0, in_len_ = 0;
   std::unique_ptr<Codec> codec_;
   Sha256 blob_hash_, diff_hash_;
+  bool hash_blob_ = true;
   Digest blob_digest_, diff_id_;
   uint64_t compressed_bytes_ = 0, uncompressed_bytes_ = 0;
 };

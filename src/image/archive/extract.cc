@@ -100,7 +100,7 @@ Result<TarEntry> ToTarEntry(struct archive_entry* ae, const ExtractLimits& limit
 class Extractor {
  public:
   Extractor(int src_fd, int root_fd, const ExtractOptions& opts)
-      : opts_(opts), reader_(src_fd, opts.limits.max_ratio), state_{root_fd, opts, {}, {}, {}} {}
+      : opts_(opts), reader_(src_fd, opts.limits.max_ratio, 64ULL << 20, opts.hash_blob), state_{root_fd, opts, {}, {}, {}} {}
 
   Result<ExtractResult> Run() {
     TRY(reader_.Start());

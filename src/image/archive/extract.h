@@ -55,12 +55,16 @@ struct ExtractOptions {
   bool preserve_owner = true;  // false: files belong to the extracting user
   // COPY --chown / rootless remap: every entry gets this uid/gid.
   std::optional<std::pair<uint32_t, uint32_t>> force_owner;
+  // false: the caller verified the blob's digest moments ago (a pull that just
+  // committed it), so the compressed bytes are not hashed again and
+  // ExtractResult::blob_digest stays empty. The diff_id is always computed.
+  bool hash_blob = true;
   // Called now and then with compressed bytes consumed so far.
   std::function<void(uint64_t)> progress;
 };
 
 struct ExtractResult {
-  Digest blob_digest;  // sha256 of the bytes read (compressed): verify-on-use
+  Digest blob_digest;  // sha256 of the bytes read (compressed): verify-on-use; empty without hash_blob
   Digest diff_id;      // sha256 of the uncompressed tar
   uint64_t compressed_bytes = 0;
   uint64_t uncompressed_bytes = 0;
