@@ -44,11 +44,15 @@ Result<void> WriteExisting(const std::string& path, std::string_view content) {
   return WriteAll(fd.get(), content, path);
 }
 
-Result<void> WriteFileAtomic(const std::string& path, std::string_view content) {
+namespace {
+// Temp file + rename; with `durable`, fsync the file before the rename and the
+// directory after it.
+Result<void> ReplaceFile(const std::string& path, std::string_view content, bool durable) {
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) return FailErrno("create " + tmp);
   auto r = WriteAll(fd.get(), content, tmp);
+  if (r && durable && ::fsync(fd.get()) != 0) r = FailErrno("fsync " + tmp);
   if (!r) {
     ::unlink(tmp.c_str());
     return r;
@@ -59,30 +63,21 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view content) 
     ::unlink(tmp.c_str());
     return Fail(std::move(e));
   }
-  return {};
-}
-
-Result<void> WriteFileDurable(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return FailErrno("create " + tmp);
-  auto r = WriteAll(fd.get(), content, tmp);
-  if (r && ::fsync(fd.get()) != 0) r = FailErrno("fsync " + tmp);
-  if (!r) {
-    ::unlink(tmp.c_str());
-    return r;
-  }
-  fd.Reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = Error::FromErrno("rename " + tmp);
-    ::unlink(tmp.c_str());
-    return Fail(std::move(e));
-  }
+  if (!durable) return {};
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd || ::fsync(dfd.get()) != 0) return FailErrno("fsync directory of " + path);
   return {};
+}
+}  // namespace
+
+Result<void> WriteFileAtomic(const std::string& path, std::string_view content) {
+  return ReplaceFile(path, content, false);
+}
+
+Result<void> WriteFileDurable(const std::string& path, std::string_view content) {
+  return ReplaceFile(path, content, true);
 }
 
 Result<void> MkdirAll(const std::string& path, unsigned mode) {
