@@ -8,7 +8,9 @@
 #   same image ID, same exit status;
 # - a Docker image whose later layer deletes a file and replaces a directory (whiteout
 #   and opaque-directory markers in the layer tar) → moor shows the deleted file absent
-#   and only the new directory's contents.
+#   and only the new directory's contents;
+# - moor build in an empty root FROM an image only the registry has (the build pulls
+#   it) with COPY --from= that image.
 # Every moor run is checked to leave no state, mount or cgroup behind. The Docker side
 # uses the private dockerd of docker_lib.sh; the whole test is skipped when it cannot run.
 source "$(dirname "$0")/lib.sh"
@@ -354,9 +356,32 @@ if ! start_registry; then
   docker_finish
 fi
 
+# 4. moor build FROM an image only the registry has (pulled by the build), with
+#    COPY --from= that image, in an empty moor root.
+t_moor_build_pulls_base() {
+  local base="$REG/interop/dockerbuilt:1"
+  local ctx="$T_TMP/ctx-pullbase"
+  mkdir -p "$ctx"
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $base
+COPY --from=$base /work/msg.txt /copied.txt
+RUN cat /copied.txt run.txt > both.txt
+CMD ["cat", "both.txt"]
+EOF
+  rm -rf "$T_TMP/moor-r4"
+  capture M r4 build -t pulled-base:1 "$ctx"
+  assert_eq 0 "$RC" "moor build with a FROM only the registry has exits 0 (stderr: $(_clip "$ERR"))"
+  capture M r4 image inspect "$base"
+  assert_eq 0 "$RC" "the base image was pulled into the empty root by the build"
+  capture M r4 run --name "interop-pullbase-$$" pulled-base:1
+  assert_eq $'sent by docker\nRUN in /work saw hello from docker' "$OUT" \
+    "the built image has the base's files, COPY --from's file and RUN's output"
+}
+
 docker_case "moor build + push → docker pull + run" t_moor_to_docker
 docker_case "docker build + push → moor pull + run" t_docker_to_moor
 docker_case "docker whiteouts and opaque dirs → moor run" t_docker_whiteouts
+docker_case "moor build FROM and COPY --from a registry image" t_moor_build_pulls_base
 
 stop_registry
 docker_finish
