@@ -1,5 +1,7 @@
 #include "image/progress.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -45,6 +47,42 @@ TEST(Progress, QuietPrintsNothing) {
   close(p[1]);
   EXPECT_EQ(Drain(p[0]), "");
   close(p[0]);
+}
+
+}  // namespace
+}  // namespace moor::image
+
+namespace moor::image {
+namespace {
+
+// On a terminal: lines are redrawn in place (cursor up, clear line) and a
+// transfer shows a bar with byte counts.
+TEST(Progress, TerminalModeDrawsBarsInPlace) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+  ASSERT_GE(slave, 0);
+  {
+    auto sink = MakeProgress(slave, false);
+    sink->Status("layer1", "Downloading");
+    sink->Status("layer2", "Waiting");
+    sink->Bytes("layer1", 50'000'000, 100'000'000);
+    sink->Flush();
+    sink->Status("layer1", "Pull complete");
+  }
+  close(slave);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(master, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(master);
+  EXPECT_NE(out.find("\x1b[2A"), std::string::npos) << "two item lines are redrawn in place";
+  EXPECT_NE(out.find("layer1: Downloading ["), std::string::npos) << out;
+  EXPECT_NE(out.find("50.0MB/100.0MB"), std::string::npos) << out;
+  EXPECT_NE(out.find("layer1: Pull complete"), std::string::npos) << out;
+  EXPECT_NE(out.find("layer2: Waiting"), std::string::npos) << out;
 }
 
 }  // namespace
