@@ -87,7 +87,10 @@ Result<int> CmdLogin(const Globals& g, const std::vector<std::string>& args) {
 Result<int> CmdLogout(const Globals& g, const std::vector<std::string>& args) {
   auto a = TRY(ParseCommand(args, {}));
   std::string registry = a.positional.empty() ? "docker.io" : a.positional[0];
-  TRY(image::Logout(registry, g.registry));
+  if (!TRY(image::Logout(registry, g.registry))) {
+    Out("Not logged in to " + registry + "\n");
+    return 0;
+  }
   Out("Removing login credentials for " + registry + "\n");
   return 0;
 }

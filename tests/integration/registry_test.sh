@@ -214,6 +214,9 @@ t_basic_auth() {
   assert_rc 0 "logout" m r1 logout "$REG"
   assert_eq "null" "$(jq -r --arg r "$REG" '.auths[$r]' "$cfg")" "logout removes the entry"
   assert_eq "YTpi" "$(jq -r '.auths["keep.example"].auth' "$cfg")" "logout keeps other registries"
+  capture m r1 logout "$REG"
+  assert_eq 0 "$RC" "a second logout succeeds, as Docker's does"
+  assert_contains "$OUT" "Not logged in" "and says there was nothing to remove"
 }
 
 # A token server: GET /token?service=…&scope=… with Basic credentials from USERS (JSON

@@ -75,7 +75,7 @@ Result<void> Login(const std::string& registry, const std::string& user, const s
   return {};
 }
 
-Result<void> Logout(const std::string& registry, const RegistryOptions& opts) {
+Result<bool> Logout(const std::string& registry, const RegistryOptions& opts) {
   std::string domain = RegistryDomain(registry);
   std::string path = registry::DockerConfigPath(opts.docker_config);
   json doc = TRY(ReadConfig(path));
@@ -90,9 +90,9 @@ Result<void> Logout(const std::string& registry, const RegistryOptions& opts) {
       }
     }
   }
-  if (!removed) return FailInvalid("not logged in to " + domain);
+  if (!removed) return false;  // as Docker: not an error
   TRY_CTX(WriteConfig(path, doc), "save credentials");
-  return {};
+  return true;
 }
 
 }  // namespace moor::image

@@ -78,9 +78,10 @@ class RegistryClient {
 // `moor login`: checks the credentials against https://<registry>/v2/ (Basic,
 // or the token flow) and, when accepted, stores them in the Docker config
 // file ("auths": {"<registry>": {"auth": base64(user:pass)}}), keeping every
-// other field of that file. `moor logout` removes the entry.
+// other field of that file. `moor logout` removes the entry (false: there was
+// none, which is not an error).
 Result<void> Login(const std::string& registry, const std::string& user, const std::string& password,
                    const RegistryOptions& opts);
-Result<void> Logout(const std::string& registry, const RegistryOptions& opts);
+Result<bool> Logout(const std::string& registry, const RegistryOptions& opts);
 
 }  // namespace moor::image
