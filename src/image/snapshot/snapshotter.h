@@ -39,8 +39,10 @@ class Snapshotter {
   // digest is checked while it is extracted, and its diff_id against the
   // config); a mismatch removes the partial snapshot and fails naming the
   // layer. `progress(i, bytes)` reports layer i's compressed bytes consumed
-  // (only for layers extracted by this call). Two concurrent Unpacks of the
-  // same layer extract it once: the second waits on locks/<chain id>.
+  // (only for layers extracted by this call); layers are extracted in
+  // parallel, so `progress` (and opts.progress) must be thread-safe. Two
+  // concurrent Unpacks of the same layer extract it once: the second waits on
+  // locks/<chain id>.
   Result<std::vector<std::string>> Unpack(const ContentStore& store, const Manifest& manifest,
                                           const ImageConfig& config, const ExtractOptions& opts = {},
                                           const std::function<void(size_t, uint64_t)>& progress = {});

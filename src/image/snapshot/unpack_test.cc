@@ -74,8 +74,11 @@ class UnpackTest : public ::testing::Test {
 
 TEST_F(UnpackTest, UnpacksEachLayerByChainIdOnce) {
   std::set<size_t> reported;
-  auto dirs =
-      snaps_->Unpack(*store_, manifest_, config_, {}, [&](size_t i, uint64_t) { reported.insert(i); });
+  std::mutex mu;  // layers unpack in parallel: progress comes from several threads
+  auto dirs = snaps_->Unpack(*store_, manifest_, config_, {}, [&](size_t i, uint64_t) {
+    std::lock_guard lock(mu);
+    reported.insert(i);
+  });
   ASSERT_TRUE(dirs) << dirs.error().message();
   auto chain = ChainIds(config_.diff_ids);
   ASSERT_EQ(dirs->size(), 2u);
