@@ -100,8 +100,10 @@ TEST_F(UnpackTest, UnpacksEachLayerByChainIdOnce) {
 
   // Again: nothing is extracted (no progress), same dirs.
   reported.clear();
-  auto again =
-      snaps_->Unpack(*store_, manifest_, config_, {}, [&](size_t i, uint64_t) { reported.insert(i); });
+  auto again = snaps_->Unpack(*store_, manifest_, config_, {}, [&](size_t i, uint64_t) {
+    std::lock_guard lock(mu);
+    reported.insert(i);
+  });
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, *dirs);
   EXPECT_TRUE(reported.empty());
