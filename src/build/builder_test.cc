@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <sstream>
 
 #include "common/file.h"
@@ -123,15 +122,13 @@ TEST_F(BuilderTest, ScratchCopyRunCmdThenCachedRebuild) {
   EXPECT_FALSE(PathExists((*lowers)[1] + "/bin/busybox"));
   EXPECT_EQ(*ReadFile((*lowers)[2] + "/data/data.txt"), "data v1\n");
 
-  // Unchanged Dockerfile and context: every step from the cache, same image, fast.
-  auto start = std::chrono::steady_clock::now();
+  // Unchanged Dockerfile and context: every step from the cache, same image.
+  // (How fast that is, is measured by bench/build-cache, not asserted here.)
   std::string again;
   auto id2 = DoBuild("test/simple:2", again);
-  auto took = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(id2) << id2.error().message();
   EXPECT_EQ(*id2, *id);
   EXPECT_EQ(Count(again, "Using cache"), 5u) << again;
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 1000);
 }
 
 TEST_F(BuilderTest, ChangedContextFileRebuildsFromItsCopy) {
