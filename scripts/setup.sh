@@ -13,7 +13,7 @@ PACKAGES=(
   # engine tests (Docker is moor-runtime's client and peer)
   docker.io containerd
   # images: registry client, layers, store
-  libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev ca-certificates
+  libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev ca-certificates
   # image tests: a real registry, htpasswd, TLS certificates, token-auth JWTs, base images
   docker-registry apache2-utils openssl python3-jwt python3-cryptography zstd mmdebstrap
 )

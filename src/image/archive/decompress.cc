@@ -1,10 +1,12 @@
 #include "image/archive/decompress.h"
 
 #include <unistd.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -26,14 +28,14 @@ Compression DetectCompression(const unsigned char* head, size_t n) {
   return Compression::kNone;
 }
 
+// gzip is inflated by ISA-L's igzip (2-3x zlib's speed; inflate was the largest
+// CPU cost of a pull), which also checks each member's CRC-32 and length.
 struct DecompressReader::Codec {
-  z_stream zs{};
-  bool zs_ready = false;
+  inflate_state gz{};
   bool member_ended = false;  // gzip: the current member is complete
   ZSTD_DCtx* dctx = nullptr;
   size_t zstd_hint = 0;  // last ZSTD_decompressStream result: 0 = at a frame boundary
   ~Codec() {
-    if (zs_ready) inflateEnd(&zs);
     if (dctx) ZSTD_freeDCtx(dctx);
   }
 };
@@ -77,10 +79,8 @@ Result<void> DecompressReader::Start() {
   }
   compression_ = DetectCompression(in_.data(), in_len_);
   if (compression_ == Compression::kGzip) {
-    // 16 + MAX_WBITS: expect a gzip wrapper.
-    if (inflateInit2(&codec_->zs, 16 + MAX_WBITS) != Z_OK)
-      return FailInvalid("gzip: cannot initialise inflate");
-    codec_->zs_ready = true;
+    isal_inflate_init(&codec_->gz);
+    codec_->gz.crc_flag = ISAL_GZIP;  // parse the gzip wrapper, verify CRC-32 and size
   } else if (compression_ == Compression::kZstd) {
     codec_->dctx = ZSTD_createDCtx();
     if (!codec_->dctx) return FailInvalid("zstd: cannot create a decompression context");
@@ -88,32 +88,50 @@ Result<void> DecompressReader::Start() {
   return {};
 }
 
+namespace {
+const char* IgzipError(int rc) {
+  switch (rc) {
+    case ISAL_INVALID_BLOCK: return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK: return "invalid back-reference distance";
+    case ISAL_INVALID_WRAPPER: return "invalid gzip header";
+    case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM: return "CRC-32 or length mismatch";
+    case ISAL_NEED_DICT: return "preset dictionary required";
+    default: return "inflate failed";
+  }
+}
+}  // namespace
+
 Result<size_t> DecompressReader::ReadGzip(unsigned char* out, size_t n) {
-  z_stream& zs = codec_->zs;
-  zs.next_out = out;
-  zs.avail_out = static_cast<uInt>(n);
-  while (zs.avail_out == n) {
+  inflate_state& gz = codec_->gz;
+  const uint32_t want = static_cast<uint32_t>(std::min<size_t>(n, UINT32_MAX));
+  gz.next_out = out;
+  gz.avail_out = want;
+  while (gz.avail_out == want) {
     if (codec_->member_ended) {
       // Another member may follow (pigz, concatenated files); anything else
       // after a complete member is corrupt input.
       if (in_pos_ == in_len_ && !TRY(Fill())) return size_t{0};
       if (in_[in_pos_] != kGzipMagic[0])
         return FailInvalid("gzip: unexpected data after the end of the stream");
-      inflateReset(&zs);
+      isal_inflate_reset(&gz);
+      gz.crc_flag = ISAL_GZIP;
+      gz.next_out = out;
+      gz.avail_out = want;
       codec_->member_ended = false;
     }
     if (in_pos_ == in_len_ && !TRY(Fill())) return FailInvalid("gzip stream is truncated");
-    zs.next_in = in_.data() + in_pos_;
-    zs.avail_in = static_cast<uInt>(in_len_ - in_pos_);
-    int rc = inflate(&zs, Z_NO_FLUSH);
-    in_pos_ = in_len_ - zs.avail_in;
-    if (rc == Z_STREAM_END) {
-      codec_->member_ended = true;
-    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return FailInvalid(std::string("gzip stream is corrupt: ") + (zs.msg ? zs.msg : "inflate failed"));
+    gz.next_in = in_.data() + in_pos_;
+    gz.avail_in = static_cast<uint32_t>(in_len_ - in_pos_);
+    int rc = isal_inflate(&gz);
+    in_pos_ = in_len_ - gz.avail_in;
+    if (rc < 0 || rc == ISAL_NEED_DICT) {
+      return FailInvalid(std::string("gzip stream is corrupt: ") + IgzipError(rc));
     }
+    if (gz.block_state == ISAL_BLOCK_FINISH) codec_->member_ended = true;
   }
-  return n - zs.avail_out;
+  return want - gz.avail_out;
 }
 
 Result<size_t> DecompressReader::ReadZstd(unsigned char* out, size_t n) {
