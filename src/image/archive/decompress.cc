@@ -28,7 +28,7 @@ Compression DetectCompression(const unsigned char* head, size_t n) {
   return Compression::kNone;
 }
 
-// gzip is inflated by ISA-L's igzip (2-3x zlib's speed; inflate was the largest
+// gzip is inflated by ISA-L's igzip (zlib's inflate was the largest
 // CPU cost of a pull), which also checks each member's CRC-32 and length.
 struct DecompressReader::Codec {
   inflate_state gz{};
