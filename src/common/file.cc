@@ -105,6 +105,11 @@ static Result<void> RemoveAt(int dirfd, const char* name, dev_t dev) {
   }
   if (S_ISDIR(st.st_mode)) {
     if (st.st_dev != dev) return Fail(Error(EBUSY, std::string("refusing to remove mount point ") + name));
+    // Owner rwx first (read-only dirs in image layers): unlinking children
+    // needs write and search permission on the dir, even for root without
+    // CAP_DAC_OVERRIDE in a user namespace.
+    if ((st.st_mode & 0700) != 0700 && ::fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0) != 0)
+      return FailErrno(std::string("chmod ") + name);
     int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return FailErrno(std::string("open ") + name);
     DIR* d = ::fdopendir(fd);

@@ -113,28 +113,6 @@ Result<uint64_t> BytesAt(int dirfd, const char* name, dev_t dev) {
   return total;
 }
 
-Result<void> RemoveAt(int dirfd, const char* name, dev_t dev) {
-  struct stat st;
-  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return {};
-    return FailErrno(std::string("stat ") + name);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != dev) return Fail(Error(EBUSY, std::string("refusing to remove mount point ") + name));
-    // Owner rwx first: unlinking children needs write+search on the dir.
-    if ((st.st_mode & 0700) != 0700 && ::fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0) != 0)
-      return FailErrno(std::string("chmod ") + name);
-    UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return FailErrno(std::string("open ") + name);
-    TRY(ForEachEntry(fd.get(), name, [&](const char* child) { return RemoveAt(fd.get(), child, dev); }));
-    if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-      return FailErrno(std::string("rmdir ") + name);
-    return {};
-  }
-  if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) return FailErrno(std::string("unlink ") + name);
-  return {};
-}
-
 }  // namespace
 
 Result<uint64_t> TreeBytes(const std::string& dir) {
@@ -144,12 +122,7 @@ Result<uint64_t> TreeBytes(const std::string& dir) {
 }
 
 Result<void> RemoveTree(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return {};
-    return FailErrno("stat " + path);
-  }
-  TRY_CTX(RemoveAt(AT_FDCWD, path.c_str(), st.st_dev), "remove " + path);
+  TRY_CTX(RemoveAll(path), "remove " + path);
   return {};
 }
 
