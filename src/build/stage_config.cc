@@ -3,27 +3,13 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "image/core/config_edit.h"
 #include "build/dockerignore.h"
 #include "build/stage.h"
 #include "common/strings.h"
 
 namespace moor::build {
 namespace {
-
-void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
-  for (auto& e : env) {
-    if (e.compare(0, key.size() + 1, key + "=") == 0) {
-      e = key + "=" + value;
-      return;
-    }
-  }
-  env.push_back(key + "=" + value);
-}
-
-void AddSorted(std::vector<std::string>& v, const std::string& s) {
-  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
-  std::sort(v.begin(), v.end());
-}
 
 // Shell form → the current SHELL (default /bin/sh -c) + the command text.
 std::vector<std::string> CommandOf(const StageState& st, const Instruction& ins) {
@@ -116,7 +102,7 @@ Result<std::string> ApplyConfigInstruction(StageState& st, const Instruction& in
       std::string key = TRY(x.Word(k));
       std::string value = TRY(x.Word(v));
       if (kw == "ENV") {
-        SetEnv(cfg.env, key, value);
+        image::SetEnvVar(cfg.env, key, value);
       } else {
         cfg.labels[key] = value;
       }
@@ -148,7 +134,7 @@ Result<std::string> ApplyConfigInstruction(StageState& st, const Instruction& in
     std::vector<std::string> shown;
     for (const auto& w : TRY(x.Words(ins.args))) {
       std::string port = TRY(ExposePort(w));
-      AddSorted(cfg.exposed_ports, port);
+      image::InsertSorted(cfg.exposed_ports, port);
       shown.push_back(port);
     }
     return "EXPOSE " + Join(shown, " ");
@@ -159,7 +145,7 @@ Result<std::string> ApplyConfigInstruction(StageState& st, const Instruction& in
     for (auto& v : vols) {
       if (ins.json) v = TRY(x.Word(v));
       if (v.empty()) return FailInvalid("VOLUME specified can not be an empty string");
-      AddSorted(cfg.volumes, v);
+      image::InsertSorted(cfg.volumes, v);
       shown.push_back(v);
     }
     return "VOLUME [" + Join(shown, " ") + "]";

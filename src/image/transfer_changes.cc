@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "image/core/config_edit.h"
 
 namespace moor::image::transfer {
 namespace {
@@ -32,21 +33,6 @@ std::optional<std::vector<std::string>> JsonArray(std::string_view s) {
 std::vector<std::string> CommandForm(std::string_view rest) {
   if (auto arr = JsonArray(rest)) return *arr;
   return {"/bin/sh", "-c", std::string(rest)};
-}
-
-void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
-  for (auto& e : env) {
-    if (e.compare(0, key.size() + 1, key + "=") == 0) {
-      e = key + "=" + value;
-      return;
-    }
-  }
-  env.push_back(key + "=" + value);
-}
-
-void AddSorted(std::vector<std::string>& v, std::string item) {
-  auto it = std::lower_bound(v.begin(), v.end(), item);
-  if (it == v.end() || *it != item) v.insert(it, std::move(item));
 }
 
 // "K=V K2=V2" (quotes allowed) or the legacy "K V…" form.
@@ -97,7 +83,7 @@ Result<void> AddPort(ContainerConfig& config, const std::string& spec) {
     lo = hi = *a;
   }
   if (lo == 0 || hi > 65535 || lo > hi) return FailInvalid("EXPOSE " + spec + ": ports are 1-65535");
-  for (uint64_t p = lo; p <= hi; ++p) AddSorted(config.exposed_ports, std::to_string(p) + "/" + proto);
+  for (uint64_t p = lo; p <= hi; ++p) InsertSorted(config.exposed_ports, std::to_string(p) + "/" + proto);
   return {};
 }
 
@@ -154,7 +140,7 @@ Result<void> ApplyChange(ContainerConfig& config, std::string_view change) {
   } else if (instr == "ENTRYPOINT") {
     config.entrypoint = CommandForm(rest);
   } else if (instr == "ENV") {
-    for (auto& [k, v] : TRY_CTX(KeyValues("ENV", rest), ctx)) SetEnv(config.env, k, v);
+    for (auto& [k, v] : TRY_CTX(KeyValues("ENV", rest), ctx)) SetEnvVar(config.env, k, v);
   } else if (instr == "LABEL") {
     for (auto& [k, v] : TRY_CTX(KeyValues("LABEL", rest), ctx)) config.labels[k] = v;
   } else if (instr == "WORKDIR") {
@@ -173,7 +159,7 @@ Result<void> ApplyChange(ContainerConfig& config, std::string_view change) {
     std::vector<std::string> list = vols ? *vols : TRY_CTX(SplitWords(rest), ctx);
     for (auto& v : list) {
       if (v.empty()) return FailInvalid(ctx + ": empty volume path");
-      AddSorted(config.volumes, v);
+      InsertSorted(config.volumes, v);
     }
   } else if (instr == "STOPSIGNAL") {
     config.stop_signal = std::string(rest);
