@@ -76,8 +76,6 @@ Result<ResolvedImage> ImageService::Resolve(const std::string& ref_or_id) const 
       // Several names may share one ID: any of them describes the same image.
       return Load(content_, std::move(found.front()));
     }
-    // An image loaded without a name is known only by its config digest:
-    // look for a manifest in the store whose config matches.
   }
   if (!ref) return Fail(std::move(ref.error()));
   return NoSuchImage(ref_or_id);
