@@ -16,6 +16,8 @@ PACKAGES=(
   libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev ca-certificates
   # image tests: a real registry, htpasswd, TLS certificates, token-auth JWTs, base images
   docker-registry apache2-utils openssl python3-jwt python3-cryptography zstd mmdebstrap
+  # engine: state, netlink, nftables; other OCI runtimes the daemon can use
+  libsqlite3-dev libnl-route-3-dev libnl-3-dev libnftables-dev crun
 )
 
 missing=()

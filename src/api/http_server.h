@@ -1,0 +1,107 @@
+// A small HTTP/1.1 server for moor's API: unix sockets (the daemon's socket)
+// and TCP (later: Consul-compatible API, metrics). One thread per connection;
+// keep-alive; request bodies by Content-Length or chunked; responses either
+// whole, streamed (chunked transfer encoding, for logs -f, events, wait) or
+// hijacked after "101 Switching Protocols" / "200" for raw bidirectional
+// streams (attach, exec).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "api/http.h"
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace moor::api {
+
+// Passed to a handler; exactly one of Send / StartStream / Hijack is used.
+// If the handler returns without using any, the server sends 500.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  virtual void Send(Response r) = 0;
+  // Convenience: JSON body with content-type application/json.
+  void SendJson(int status, std::string json);
+  // Error body in Docker's shape: {"message": "..."}.
+  void SendError(int status, std::string_view message);
+
+  // Sends status + headers with "transfer-encoding: chunked". Then Write()
+  // sends one chunk per call; returns false once the client has gone (the
+  // handler should stop). The stream ends when the handler returns.
+  virtual void StartStream(int status, Headers headers) = 0;
+  virtual bool Write(std::string_view chunk) = 0;
+  // True once the peer closed its side (poll without blocking); lets a
+  // streaming handler that waits on something else notice a gone client.
+  virtual bool ClientGone() = 0;
+
+  // Sends `status` (101 with "connection: Upgrade" + "upgrade: tcp" when the
+  // request asked for an upgrade, else 200) with the headers, then gives the
+  // connection's fd to the handler: the server stops using it. Bytes the
+  // server had read past the request are returned in `pending`.
+  virtual UniqueFd Hijack(Headers headers, std::string* pending) = 0;
+
+  // Credentials of the peer on a unix socket (SO_PEERCRED); -1 on TCP.
+  virtual int PeerUid() const = 0;
+};
+
+using Handler = std::function<void(const Request&, ResponseWriter&)>;
+
+// Routes "METHOD pattern" to handlers. A pattern is a path with "{name}"
+// segments ("/containers/{id}/start"); a final "{name*}" segment matches the
+// rest of the path including slashes ("/v1/kv/{key*}"). An optional version
+// prefix "/v1.41" (any "/vN.N") is stripped before matching, as Docker does.
+// Unknown path → 404 {"message":"page not found"}; known path with another
+// method → 405.
+class Router {
+ public:
+  void Handle(std::string method, std::string pattern, Handler h);
+  // Fills req.params and calls the handler (or answers 404/405).
+  void Dispatch(Request& req, ResponseWriter& w) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+struct ServerOptions {
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  int idle_timeout_ms = 120000;  // keep-alive connections idle longer are closed
+};
+
+class HttpServer {
+ public:
+  // Takes a listening socket (see ListenUnix / ListenTcp).
+  HttpServer(UniqueFd listen_fd, const Router& router, ServerOptions opts = {});
+  ~HttpServer();  // Stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Accepts on a background thread until Stop().
+  void Start();
+  // Stops accepting, shuts down open connections, joins every thread.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Binds a unix stream socket at path with the given mode (0600 for the
+// daemon); an existing stale socket file is replaced, a live one (something
+// accepts on it) is an error "… is in use by another process".
+Result<UniqueFd> ListenUnix(const std::string& path, unsigned mode);
+// "127.0.0.1:8500", "[::1]:8500", ":8500" (all addresses).
+Result<UniqueFd> ListenTcp(const std::string& address);
+
+}  // namespace moor::api

@@ -1,0 +1,63 @@
+// Container logs in Docker's json-file format, one JSON object per line:
+//   {"log":"text\n","stream":"stdout","time":"2026-11-27T10:00:00.123456789Z"}
+// Lines longer than 16 KiB are split (the pieces but the last lack "\n"), as
+// Docker does. Rotation by size keeps PATH, PATH.1 … PATH.(max_files-1).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace moor::monitor {
+
+class LogWriter {
+ public:
+  LogWriter(std::string path, int64_t max_size, int max_files);
+  Result<void> Open();  // appends to an existing file
+  // Splits data into lines per stream ("stdout"/"stderr"), buffering a
+  // trailing partial line until the next write, a newline or Flush().
+  Result<void> Write(std::string_view stream, std::string_view data);
+  Result<void> Flush();  // writes out partial lines (container exit)
+
+ private:
+  Result<void> WriteRecord(std::string_view stream, std::string_view text, bool newline);
+  Result<void> RotateIfNeeded(size_t next);
+  std::string path_;
+  int64_t max_size_;
+  int max_files_;
+  UniqueFd fd_;
+  int64_t size_ = 0;
+  std::string partial_out_, partial_err_;
+};
+
+struct LogEntry {
+  std::string stream;  // "stdout" | "stderr"
+  std::string time;    // RFC 3339 nano as stored
+  int64_t time_ns = 0;
+  std::string text;    // including the "\n" when the line had one
+};
+
+struct LogQuery {
+  bool stdout = true, stderr = true;
+  std::optional<int64_t> since_ns, until_ns;  // unix ns, inclusive / exclusive
+  std::optional<int64_t> tail;                // last N entries (after since/until)
+  bool follow = false;
+};
+
+// Reads the rotated files oldest first, then PATH; with follow, keeps
+// reading PATH (also across rotations) until stop() returns true (checked
+// at least every 100 ms). on_entry returning false stops early.
+Result<void> ReadLogs(const std::string& path, int max_files, const LogQuery& q,
+                      const std::function<bool(const LogEntry&)>& on_entry, const std::function<bool()>& stop);
+
+// "2026-11-27T10:00:00.123456789Z", "2026-11-27T10:00:00Z", unix seconds
+// "1700000000" or "1700000000.5", or a duration before now ("10m", "1h30m")
+// → unix ns. For --since/--until.
+Result<int64_t> ParseLogTime(std::string_view s, int64_t now_ns);
+
+}  // namespace moor::monitor

@@ -1,0 +1,19 @@
+// Outbound NAT for bridge networks through nftables (libnftables, no shell):
+// one table "ip moor" with a postrouting masquerade rule per subnet, and
+// net.ipv4.ip_forward enabled. Inbound published ports do not use NAT: they
+// are served by the userspace proxy (port_proxy.h), see docs/design/network.md.
+#pragma once
+
+#include <string>
+
+#include "common/error.h"
+#include "net/subnet.h"
+
+namespace moor::net {
+
+// Idempotent: adds "masquerade for saddr SUBNET oifname != BRIDGE".
+Result<void> EnsureMasquerade(const Subnet& subnet, const std::string& bridge);
+Result<void> RemoveMasquerade(const Subnet& subnet);
+Result<void> EnableIpForward();
+
+}  // namespace moor::net
