@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moor::api {
@@ -25,7 +26,8 @@ struct Request {
   std::optional<std::string> Query(const std::string& key) const;
   // Every value of a repeated query parameter, in order.
   std::vector<std::string> QueryAll(const std::string& key) const;
-  // Query flag as Docker reads it: "1", "true", "True" → true; absent → def.
+  // Query flag as Docker reads it (httputils.BoolValue): absent → def; "",
+  // "0", "no", "false", "none" (any case) → false; anything else ("1", "true") → true.
   bool QueryBool(const std::string& key, bool def = false) const;
   std::string Param(const std::string& name) const;
 };
@@ -40,7 +42,8 @@ struct Response {
 std::string PercentDecode(std::string_view s);
 // Encodes everything except unreserved characters (RFC 3986) and '/'.
 std::string PercentEncode(std::string_view s);
-// Splits "a=1&b=%20" into decoded pairs.
+// Splits "a=1&b=%20" into decoded pairs. As in form encoding (Go's url.Values,
+// which the docker CLI sends), '+' in the query means a space.
 std::multimap<std::string, std::string> ParseQuery(std::string_view q);
 // Standard reason phrase ("OK", "Not Found", …).
 const char* ReasonPhrase(int status);

@@ -24,7 +24,8 @@ class UnixHttpClient {
 
   // Streams the body: on_data gets each piece as it arrives (chunk framing
   // removed); return false from it to stop early (the connection is closed).
-  // Returns status and headers (body empty).
+  // Returns status and headers (body empty). A non-2xx response is not
+  // streamed: its body (the error message) is returned in Response::body.
   Result<Response> Stream(const std::string& method, const std::string& target, std::string_view body,
                           const std::function<bool(std::string_view)>& on_data, const Headers& headers = {});
 
@@ -36,8 +37,16 @@ class UnixHttpClient {
                            std::string* pending, int* status = nullptr);
 
  private:
+  struct Head;  // status line + headers of a response
+  Result<void> Connect();
+  // Sends request, reads the response head; bytes read past it go to *leftover.
+  Result<void> Exchange(const std::string& request, std::string* leftover, Head* head);
+  Result<Response> Run(const std::string& method, const std::string& target, std::string_view body,
+                       const Headers& headers, const std::function<bool(std::string_view)>* on_data);
+
   std::string socket_path_;
   UniqueFd conn_;
+  std::string buf_;  // bytes received past the last response on conn_
 };
 
 }  // namespace moor::api

@@ -20,8 +20,11 @@
 
 namespace moor::api {
 
-// Passed to a handler; exactly one of Send / StartStream / Hijack is used.
-// If the handler returns without using any, the server sends 500.
+// Passed to a handler; exactly one of Send / StartStream / Hijack is used
+// (a second one is ignored and logged). If the handler returns without using
+// any, the server sends 500. Valid only until the handler returns; Write() and
+// ClientGone() may be called from other threads meanwhile. A "connection:
+// close" header from the handler closes the connection after the response.
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
@@ -32,18 +35,24 @@ class ResponseWriter {
   void SendError(int status, std::string_view message);
 
   // Sends status + headers with "transfer-encoding: chunked". Then Write()
-  // sends one chunk per call; returns false once the client has gone (the
-  // handler should stop). The stream ends when the handler returns.
+  // sends one chunk per call (empty writes are skipped); returns false once
+  // the client has gone or the server is stopping (the handler should stop).
+  // The stream ends when the handler returns.
   virtual void StartStream(int status, Headers headers) = 0;
   virtual bool Write(std::string_view chunk) = 0;
-  // True once the peer closed its side (poll without blocking); lets a
-  // streaming handler that waits on something else notice a gone client.
+  // True once the peer closed its side (poll without blocking) or the server
+  // is stopping; lets a streaming handler that waits on something else notice
+  // a gone client. Handlers that block must poll it (or Write) so Stop() can
+  // finish: Stop() joins every connection thread.
   virtual bool ClientGone() = 0;
 
   // Sends `status` (101 with "connection: Upgrade" + "upgrade: tcp" when the
   // request asked for an upgrade, else 200) with the headers, then gives the
   // connection's fd to the handler: the server stops using it. Bytes the
-  // server had read past the request are returned in `pending`.
+  // server had read past the request are returned in `pending`. The fd is a
+  // dup: the server keeps its own until the handler returns, so Stop() can
+  // still shut the connection down under a handler blocked on it (its reads
+  // then see EOF, writes fail). Use send(MSG_NOSIGNAL) or ignore SIGPIPE.
   virtual UniqueFd Hijack(Headers headers, std::string* pending) = 0;
 
   // Credentials of the peer on a unix socket (SO_PEERCRED); -1 on TCP.
@@ -61,7 +70,9 @@ using Handler = std::function<void(const Request&, ResponseWriter&)>;
 class Router {
  public:
   void Handle(std::string method, std::string pattern, Handler h);
-  // Fills req.params and calls the handler (or answers 404/405).
+  // Fills req.params (percent-decoded) and req.path (decoded, version prefix
+  // removed) and calls the handler (or answers 404/405). The most specific
+  // pattern wins (literal segments over "{name}"); HEAD falls back to GET.
   void Dispatch(Request& req, ResponseWriter& w) const;
 
  private:
@@ -90,6 +101,9 @@ class HttpServer {
   // Accepts on a background thread until Stop().
   void Start();
   // Stops accepting, shuts down open connections, joins every thread.
+  // Idempotent; must not be called from a handler (it would join itself).
+  // A stream cut by Stop() ends without its terminating chunk, so clients see
+  // it was cut.
   void Stop();
 
  private:

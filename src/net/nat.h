@@ -16,4 +16,9 @@ Result<void> EnsureMasquerade(const Subnet& subnet, const std::string& bridge);
 Result<void> RemoveMasquerade(const Subnet& subnet);
 Result<void> EnableIpForward();
 
+// Runs nft commands (nft syntax, one per line) through libnftables and
+// returns what they print (listings show rule handles). Errors carry nft's
+// own message. For the functions above, diagnostics and tests.
+Result<std::string> RunNft(const std::string& commands);
+
 }  // namespace moor::net

@@ -23,7 +23,7 @@
 namespace moor::net {
 
 struct PortForward {
-  UniqueFd listen_fd;    // bound (and for TCP listening) socket, non-blocking
+  UniqueFd listen_fd;  // bound (and for TCP listening) socket, non-blocking
   bool udp = false;
   sockaddr_in backend{};  // container address and port
 };
@@ -36,10 +36,15 @@ struct ProxyOptions {
 class PortProxy {
  public:
   // Starts the proxy thread. Data is copied with splice() through a pipe per
-  // direction; half-closes are propagated (shutdown SHUT_WR).
+  // direction; half-closes are propagated (shutdown SHUT_WR); an RST or error
+  // on one side resets the other. Each TCP connection uses 6 fds (2 sockets,
+  // 2 pipes): the caller should raise RLIMIT_NOFILE. SIGPIPE is blocked on
+  // the proxy thread only.
   static Result<std::unique_ptr<PortProxy>> Start(std::vector<PortForward> forwards, ProxyOptions opts = {});
   virtual ~PortProxy() = default;  // stops the thread, closes every socket
-  // Connections currently open (tests, metrics).
+  // Connections currently open (tests, metrics): TCP connections accepted
+  // and not yet closed (including ones still waiting for the backend) plus
+  // live UDP flows (client addresses seen within udp_idle_timeout_ms).
   virtual size_t ActiveConnections() const = 0;
 };
 

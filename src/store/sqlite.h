@@ -37,14 +37,18 @@ class Statement {
   std::string ColumnText(int i) const;  // 0-based
   int64_t ColumnInt(int i) const;
   bool ColumnIsNull(int i) const;
-  // Resets for another execution with new binds.
+  // Resets for another execution with new binds (binds are cleared).
   void Reset();
 
  private:
   friend class Database;
   Statement(sqlite3_stmt* s, std::string sql) : stmt_(s), sql_(std::move(sql)) {}
+  Statement& NoteBind(int rc, int i);
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;
+  // Binds return *this for chaining, so a failed bind is remembered here and
+  // reported by the next Step().
+  std::string bind_error_;
 };
 
 class Database {

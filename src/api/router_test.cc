@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+
+#include "api/http_server.h"
+
+namespace moor::api {
+namespace {
+
+// Records what the router answered.
+class FakeWriter : public ResponseWriter {
+ public:
+  void Send(Response r) override { sent = std::move(r); }
+  void StartStream(int, Headers) override {}
+  bool Write(std::string_view) override { return false; }
+  bool ClientGone() override { return true; }
+  UniqueFd Hijack(Headers, std::string*) override { return UniqueFd(); }
+  int PeerUid() const override { return -1; }
+  Response sent{.status = 0, .headers = {}, .body = {}};
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Add("GET", "/containers/json");
+    Add("GET", "/containers/{id}/json");
+    Add("POST", "/containers/{id}/start");
+    Add("DELETE", "/containers/{id}");
+    Add("POST", "/containers/{id}");
+    Add("POST", "/containers/prune");
+    Add("GET", "/v1/kv/{key*}");
+    Add("GET", "/_ping");
+  }
+  void Add(const std::string& method, const std::string& pattern) {
+    router.Handle(method, pattern, [this, method, pattern](const Request& req, ResponseWriter& w) {
+      hit = method + " " + pattern;
+      params = req.params;
+      path = req.path;
+      w.Send(Response{.status = 200, .headers = {}, .body = "ok"});
+    });
+  }
+  int Go(const std::string& method, const std::string& target) {
+    Request req;
+    req.method = method;
+    req.target = target;
+    hit.clear();
+    params.clear();
+    FakeWriter w;
+    router.Dispatch(req, w);
+    last_body = w.sent.body;
+    return w.sent.status;
+  }
+
+  Router router;
+  std::string hit;
+  std::string path;
+  std::string last_body;
+  std::map<std::string, std::string> params;
+};
+
+TEST_F(RouterTest, MatchesLiteralAndParamSegments) {
+  EXPECT_EQ(Go("GET", "/containers/json?all=1"), 200);
+  EXPECT_EQ(hit, "GET /containers/json");
+  EXPECT_EQ(Go("GET", "/containers/abc/json"), 200);
+  EXPECT_EQ(hit, "GET /containers/{id}/json");
+  EXPECT_EQ(params["id"], "abc");
+  EXPECT_EQ(Go("POST", "/containers/abc/start"), 200);
+  EXPECT_EQ(params["id"], "abc");
+}
+
+TEST_F(RouterTest, ParamsArePercentDecodedAfterSplitting) {
+  EXPECT_EQ(Go("GET", "/containers/my%2Fname%20x/json"), 200);
+  EXPECT_EQ(params["id"], "my/name x");
+}
+
+TEST_F(RouterTest, LiteralBeatsParamWhateverTheOrder) {
+  EXPECT_EQ(Go("POST", "/containers/prune"), 200);
+  EXPECT_EQ(hit, "POST /containers/prune");
+  EXPECT_EQ(Go("POST", "/containers/other"), 200);
+  EXPECT_EQ(hit, "POST /containers/{id}");
+}
+
+TEST_F(RouterTest, RestParamTakesSlashes) {
+  EXPECT_EQ(Go("GET", "/v1/kv/a/b%20c/d"), 200);
+  EXPECT_EQ(params["key"], "a/b c/d");
+  EXPECT_EQ(Go("GET", "/v1/kv/"), 200);
+  EXPECT_EQ(params["key"], "");
+}
+
+TEST_F(RouterTest, VersionPrefixIsStripped) {
+  EXPECT_EQ(Go("GET", "/v1.41/containers/json"), 200);
+  EXPECT_EQ(hit, "GET /containers/json");
+  EXPECT_EQ(path, "/containers/json");
+  EXPECT_EQ(Go("GET", "/v1.24/_ping"), 200);
+  // Not a version: "/v1/" (Consul's prefix) and "/v1.x".
+  EXPECT_EQ(Go("GET", "/v1.x/_ping"), 404);
+}
+
+TEST_F(RouterTest, UnknownPathIs404KnownPathOtherMethodIs405) {
+  EXPECT_EQ(Go("GET", "/nope"), 404);
+  EXPECT_NE(last_body.find("page not found"), std::string::npos);
+  EXPECT_EQ(Go("GET", "/containers/abc/json/extra"), 404);
+  EXPECT_EQ(Go("PUT", "/containers/json"), 405);
+  EXPECT_NE(last_body.find("\"message\""), std::string::npos);
+  EXPECT_EQ(hit, "");
+}
+
+TEST_F(RouterTest, HeadFallsBackToGet) {
+  EXPECT_EQ(Go("HEAD", "/_ping"), 200);
+  EXPECT_EQ(hit, "GET /_ping");
+}
+
+TEST(ResponseWriterTest, SendErrorIsDockerShapedJson) {
+  FakeWriter w;
+  w.SendError(409, "name \"x\" is in use");
+  EXPECT_EQ(w.sent.status, 409);
+  EXPECT_EQ(w.sent.headers["content-type"], "application/json");
+  EXPECT_EQ(w.sent.body, "{\"message\":\"name \\\"x\\\" is in use\"}\n");
+}
+
+}  // namespace
+}  // namespace moor::api

@@ -1,0 +1,178 @@
+#include "engine/daemon_main.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "api/http_server.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "engine/routes.h"
+#include "runtime_cli/args.h"
+
+namespace moor::engine {
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: moor daemon [flags]
+
+Runs moor's engine: keeps container state, starts a monitor per container and
+serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
+
+  --root DIR             state, images, containers, volumes (default /var/lib/moor)
+  --exec-root DIR        sockets, monitors, network namespaces (default /run/moor)
+  -H, --host PATH        API socket (default EXEC-ROOT/moor.sock; unix:// prefix allowed)
+  --config-file FILE     JSON file with the same settings (default /etc/moor/daemon.json if present)
+  --default-runtime NAME moor (default), runc, crun, or one added with --add-runtime
+  --add-runtime NAME=PATH  another OCI runtime
+  --bip SUBNET           default bridge network subnet (default 10.89.0.0/16)
+  --bridge NAME          default bridge interface (default moor0)
+  --mtu N                MTU of container interfaces (default 1500)
+  --no-masquerade        no nftables masquerade for outbound container traffic
+  --log-max-size SIZE    container log size before rotation (default 20m)
+  --log-max-files N      rotated log files kept per container (default 5)
+  -D, --debug            debug logging
+)";
+
+Result<void> ApplyConfigFile(const std::string& path, EngineConfig& cfg) {
+  auto text = TRY(ReadFile(path));
+  try {
+    auto j = nlohmann::json::parse(text);
+    for (auto& [k, v] : j.items()) {
+      if (k == "root" || k == "data-root") cfg.root = v.get<std::string>();
+      else if (k == "exec-root") cfg.run_root = v.get<std::string>();
+      else if (k == "host") cfg.socket = v.get<std::string>();
+      else if (k == "default-runtime") cfg.default_runtime = v.get<std::string>();
+      else if (k == "runtimes") {
+        for (auto& [name, r] : v.items()) cfg.runtimes[name] = r.is_string() ? r.get<std::string>() : r.value("path", "");
+      } else if (k == "bip") cfg.default_subnet = v.get<std::string>();
+      else if (k == "bridge") cfg.bridge = v.get<std::string>();
+      else if (k == "mtu") cfg.mtu = v.get<int>();
+      else if (k == "masquerade") cfg.masquerade = v.get<bool>();
+      else if (k == "log-max-size") cfg.log_max_size = ParseByteSize(v.get<std::string>()).value_or(cfg.log_max_size);
+      else if (k == "log-max-files") cfg.log_max_files = v.get<int>();
+      else return FailInvalid(path + ": unknown setting \"" + k + "\"");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return FailInvalid(path + ": " + e.what());
+  }
+  return {};
+}
+
+Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help) {
+  using runtime_cli::FlagSpec;
+  auto a = TRY(runtime_cli::ParseArgs(args, 0,
+                                      {{"root", "", true},          {"data-root", "", true},
+                                       {"exec-root", "", true},     {"host", "H", true},
+                                       {"config-file", "", true},   {"default-runtime", "", true},
+                                       {"add-runtime", "", true, true}, {"bip", "", true},
+                                       {"bridge", "", true},        {"mtu", "", true},
+                                       {"no-masquerade", "", false}, {"log-max-size", "", true},
+                                       {"log-max-files", "", true}, {"debug", "D", false},
+                                       {"help", "h", false}},
+                                      false));
+  *help = a.Bool("help");
+  EngineConfig cfg;
+  std::string file = a.Get("config-file");
+  if (!file.empty()) {
+    TRY(ApplyConfigFile(file, cfg));
+  } else if (access("/etc/moor/daemon.json", F_OK) == 0) {
+    TRY(ApplyConfigFile("/etc/moor/daemon.json", cfg));
+  }
+  if (!a.positional.empty()) return FailInvalid("moor daemon takes no arguments, got \"" + a.positional[0] + "\"");
+  if (a.Has("root")) cfg.root = a.Get("root");
+  if (a.Has("data-root")) cfg.root = a.Get("data-root");
+  if (a.Has("exec-root")) cfg.run_root = a.Get("exec-root");
+  if (a.Has("host")) {
+    cfg.socket = a.Get("host");
+    if (StartsWith(cfg.socket, "unix://")) cfg.socket = cfg.socket.substr(7);
+  }
+  if (a.Has("default-runtime")) cfg.default_runtime = a.Get("default-runtime");
+  for (const auto& r : a.All("add-runtime")) {
+    auto eq = r.find('=');
+    if (eq == std::string::npos || eq == 0 || r[eq + 1] != '/') {
+      return FailInvalid("--add-runtime \"" + r + "\": expected NAME=/absolute/path");
+    }
+    cfg.runtimes[r.substr(0, eq)] = r.substr(eq + 1);
+  }
+  if (a.Has("bip")) cfg.default_subnet = a.Get("bip");
+  if (a.Has("bridge")) cfg.bridge = a.Get("bridge");
+  if (a.Has("mtu")) {
+    auto m = ParseInt(a.Get("mtu"));
+    if (!m || *m < 576 || *m > 65535) return FailInvalid("--mtu must be between 576 and 65535");
+    cfg.mtu = static_cast<int>(*m);
+  }
+  if (a.Bool("no-masquerade")) cfg.masquerade = false;
+  if (a.Has("log-max-size")) {
+    auto s = ParseByteSize(a.Get("log-max-size"));
+    if (!s || *s < 4096) return FailInvalid("--log-max-size must be a size of at least 4k, like 20m");
+    cfg.log_max_size = *s;
+  }
+  if (a.Has("log-max-files")) {
+    auto n = ParseInt(a.Get("log-max-files"));
+    if (!n || *n < 1 || *n > 100) return FailInvalid("--log-max-files must be between 1 and 100");
+    cfg.log_max_files = static_cast<int>(*n);
+  }
+  return cfg;
+}
+
+}  // namespace
+
+int DaemonMain(const std::vector<std::string>& args) {
+  bool help = false;
+  auto cfg = ParseDaemonArgs(args, &help);
+  if (help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!cfg) {
+    std::cerr << "moor daemon: " << cfg.error().message() << "\n";
+    return 125;
+  }
+  if (geteuid() != 0) {
+    std::cerr << "moor daemon: must run as root (it mounts, makes namespaces and network interfaces)\n";
+    return 1;
+  }
+  log::Options lo;
+  lo.debug = std::find(args.begin(), args.end(), "--debug") != args.end() ||
+             std::find(args.begin(), args.end(), "-D") != args.end();
+  log::Init(lo);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // every thread inherits this; sigwait below
+
+  auto engine = Engine::Open(*cfg);
+  if (!engine) {
+    std::cerr << "moor daemon: " << engine.error().message() << "\n";
+    return 1;
+  }
+  api::Router router;
+  RegisterContainerRoutes(router, **engine);
+  RegisterObjectRoutes(router, **engine);
+  auto listen = api::ListenUnix(cfg->Socket(), 0600);
+  if (!listen) {
+    std::cerr << "moor daemon: " << listen.error().message() << "\n";
+    return 1;
+  }
+  api::HttpServer server(std::move(*listen), router);
+  server.Start();
+  log::Info("moor daemon: serving on " + cfg->Socket());
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("moor daemon: stopping (containers keep running)");
+  server.Stop();
+  unlink(cfg->Socket().c_str());
+  return 0;
+}
+
+}  // namespace moor::engine

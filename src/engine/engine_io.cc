@@ -1,0 +1,66 @@
+// Logs, attach and resize: the container's output as the monitor recorded it.
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+
+namespace moor::engine {
+
+using nlohmann::json;
+
+Result<void> Engine::Logs(const std::string& key, const monitor::LogQuery& q,
+                          const std::function<bool(const monitor::LogEntry&)>& on_entry,
+                          const std::function<bool()>& stop) {
+  auto c = TRY(Find(key));
+  std::string path;
+  {
+    std::lock_guard lock(c->mu);
+    path = cfg_.ContainerDir(c->rec.id) + "/" + c->rec.id + "-json.log";
+  }
+  // Following ends when the container stops for good (or is removed).
+  auto done = [&] {
+    if (stop && stop()) return true;
+    if (!q.follow) return false;
+    std::lock_guard lock(c->mu);
+    return c->removed || (!c->rec.Running() && !c->monitor_alive);
+  };
+  return monitor::ReadLogs(path, cfg_.log_max_files, q, on_entry, done);
+}
+
+Result<UniqueFd> Engine::Attach(const std::string& key, bool in, bool out, bool err) {
+  auto c = TRY(Find(key));
+  std::string dir;
+  {
+    std::lock_guard lock(c->mu);
+    if (!c->rec.Running() || !c->monitor_alive) {
+      return Fail(Error(EBUSY, "container " + c->rec.name + " is not running: start it first"));
+    }
+    dir = cfg_.MonitorDir(c->rec.id);
+  }
+  json req = {{"op", "attach"}, {"stdin", in}, {"stdout", out}, {"stderr", err}};
+  std::string answer;
+  auto fd = TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "attach");
+  try {
+    auto a = json::parse(answer);
+    if (!a.value("ok", false)) return FailInvalid("attach: " + a.value("error", answer));
+  } catch (const json::exception&) {
+    return FailInvalid("attach: bad answer from the monitor: " + answer);
+  }
+  return fd;
+}
+
+Result<void> Engine::Resize(const std::string& key, int height, int width) {
+  auto c = TRY(Find(key));
+  std::string dir;
+  {
+    std::lock_guard lock(c->mu);
+    if (!c->rec.config.tty) return FailInvalid("container " + c->rec.name + " has no TTY to resize");
+    dir = cfg_.MonitorDir(c->rec.id);
+  }
+  json req = {{"op", "resize"}, {"height", height}, {"width", width}};
+  std::string answer;
+  TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "resize");
+  return {};
+}
+
+}  // namespace moor::engine
