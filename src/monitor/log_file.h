@@ -33,13 +33,14 @@ class LogWriter {
   UniqueFd fd_;
   int64_t size_ = 0;
   std::string partial_out_, partial_err_;
+  std::string record_;  // scratch buffer of WriteRecord
 };
 
 struct LogEntry {
   std::string stream;  // "stdout" | "stderr"
   std::string time;    // RFC 3339 nano as stored
   int64_t time_ns = 0;
-  std::string text;    // including the "\n" when the line had one
+  std::string text;  // including the "\n" when the line had one
 };
 
 struct LogQuery {
@@ -53,11 +54,22 @@ struct LogQuery {
 // reading PATH (also across rotations) until stop() returns true (checked
 // at least every 100 ms). on_entry returning false stops early.
 Result<void> ReadLogs(const std::string& path, int max_files, const LogQuery& q,
-                      const std::function<bool(const LogEntry&)>& on_entry, const std::function<bool()>& stop);
+                      const std::function<bool(const LogEntry&)>& on_entry,
+                      const std::function<bool()>& stop);
 
 // "2026-11-27T10:00:00.123456789Z", "2026-11-27T10:00:00Z", unix seconds
 // "1700000000" or "1700000000.5", or a duration before now ("10m", "1h30m")
 // → unix ns. For --since/--until.
 Result<int64_t> ParseLogTime(std::string_view s, int64_t now_ns);
+
+// Unix ns → "2026-11-27T10:00:00.123456789Z" (always 9 digits, as Docker's logs).
+std::string FormatRfc3339Nano(int64_t unix_ns);
+int64_t NowUnixNs();
+// RFC 3339 with optional fraction and zone (Z or ±HH:MM; none = UTC), or a
+// bare date → unix ns; nullopt when s is not such a time.
+std::optional<int64_t> ParseRfc3339(std::string_view s);
+// The JSON string literal of text as Go's encoder writes it: invalid UTF-8
+// becomes U+FFFD, so every record stays valid JSON.
+std::string JsonQuoteUtf8(std::string_view text);
 
 }  // namespace moor::monitor

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace moor::monitor {
 
@@ -26,7 +27,7 @@ struct RestartPolicy {
 };
 
 struct PublishedPort {
-  int fd = -1;            // inherited listening socket (daemon bound it)
+  int fd = -1;  // inherited listening socket (daemon bound it)
   bool udp = false;
   std::string backend_ip;  // container address
   int backend_port = 0;
@@ -35,10 +36,11 @@ struct PublishedPort {
 struct MonitorConfig {
   std::string id;
   std::string dir;  // runtime dir of the container: state.json, monitor.sock, monitor.pid, pid
-  std::vector<std::string> runtime;  // argv prefix, e.g. {"/usr/bin/moor-runtime", "--root", "/run/moor/runtime"}
-  std::string bundle;                // contains config.json; rootfs already mounted by the daemon
-  std::string log_path;              // json-file log; rotated to log_path.1 … .N-1
-  int64_t log_max_size = 0;          // bytes; 0 = no rotation
+  std::vector<std::string>
+      runtime;               // argv prefix, e.g. {"/usr/bin/moor-runtime", "--root", "/run/moor/runtime"}
+  std::string bundle;        // contains config.json; rootfs already mounted by the daemon
+  std::string log_path;      // json-file log; rotated to log_path.1 … .N-1
+  int64_t log_max_size = 0;  // bytes; 0 = no rotation
   int log_max_files = 1;
   bool tty = false;
   bool open_stdin = false;  // -i: stdin is a pipe fed by attach clients; else /dev/null
@@ -62,8 +64,8 @@ struct MonitorState {
   int exit_code = 0;
   bool oom_killed = false;
   int restart_count = 0;
-  std::string started_at;   // RFC 3339 with nanoseconds, UTC
-  std::string finished_at;  // last exit
+  std::string started_at;         // RFC 3339 with nanoseconds, UTC
+  std::string finished_at;        // last exit
   bool manually_stopped = false;  // stop/kill through the control socket
   std::string error;              // the runtime failed to start the container: its message
 };
@@ -90,8 +92,17 @@ Result<MonitorState> ReadMonitorState(const std::string& dir);
 //        the client closing its write side closes the container's stdin only
 //        when it was the one attach with stdin.
 //   {"op":"resize","height":H,"width":W}    → {"ok":true} (tty)
-// Helper for clients (the daemon): one request, one answer line.
+// An answer {"error":"…"} (bad request, not running) is returned as an error
+// carrying that message.
+//
+// Helper for clients (the daemon): one request, one answer line (without "\n").
+// A stop waits for the container: give it a timeout_ms beyond the stop timeout.
 Result<std::string> MonitorRequest(const std::string& dir, const std::string& request_json, int timeout_ms);
+// For "attach" and "subscribe": sends the request, reads the first answer line
+// into *first_line (byte by byte, so nothing after it is consumed) and returns
+// the connected socket for the stream that follows.
+Result<UniqueFd> MonitorOpenStream(const std::string& dir, const std::string& request_json, int timeout_ms,
+                                   std::string* first_line);
 
 // Entry point of `moor monitor --config FILE`; returns the process's exit code.
 int MonitorMain(const std::string& config_path);
