@@ -8,6 +8,9 @@
 
 #include "cli/context.h"
 #include "common/log.h"
+#include "common/strings.h"
+#include "engine/daemon_main.h"
+#include "monitor/monitor_config.h"
 
 namespace moor::cli {
 
@@ -30,11 +33,35 @@ Images:
   image save [-o FILE] NAME...
   image import FILE|- [NAME] [-c CHANGE]... [-m MESSAGE] [--platform P]
   build -t NAME [-f Dockerfile] [--build-arg K=V]... [--target STAGE] [--no-cache] [-q] CONTEXT
-Containers:
-  run [--rm] [-i] [-t] [-e K=V]... [-u USER] [-w DIR] [--entrypoint CMD] [--network host|none]
-      [-v SRC:DST[:ro]]... [--read-only] [--hostname H] IMAGE [COMMAND [ARG...]]
+Containers (through the daemon, see --host):
+  run [OPTIONS] IMAGE [COMMAND [ARG...]]    create and start; -d prints the ID, else attached
+      (-d -i -t --rm --name -e --env-file -l -p -v --mount --tmpfs -w -u -h --entrypoint --init
+       --read-only --restart --network --ip --network-alias -m --memory-swap --cpus -c
+       --cpuset-cpus --pids-limit --blkio-weight --health-* --no-healthcheck --stop-signal ...)
+  create [OPTIONS] IMAGE [COMMAND [ARG...]]
+  start [-a] [-i] | stop [-t S] [-s SIG] | restart [-t S] | kill [-s SIG] CONTAINER...
+  rm [-f] [-v] | pause | unpause | wait CONTAINER...
+  ps [-a] [-q] [--filter K=V] [--format F] [--no-trunc]
+  logs [-f] [--since T] [--until T] [-n N] [-t] CONTAINER
+  exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
+  attach CONTAINER | top CONTAINER | stats [--no-stream] [CONTAINER...]
+  inspect [-f FORMAT] NAME...   containers, else images
+  update [--memory M] [--cpus N] [--restart P] ... CONTAINER...
+  rename CONTAINER NEW | cp CONTAINER:SRC DEST | cp SRC CONTAINER:DEST
+  events [--filter K=V] [--since T] [--until T] [--format F]
+  container ls|run|create|start|stop|rm|inspect|logs|exec|prune|...   (same commands)
+Networks and volumes:
+  network create [--subnet CIDR] [--gateway IP] NAME | ls | inspect | rm | connect | disconnect | prune
+  volume create [NAME] | ls | inspect | rm [-f] | prune
+System:
+  info | version | system info | system df | system prune [--volumes]
+  daemon [--root DIR] [--exec-root DIR] [-H SOCKET] ...   run the engine (moor daemon --help)
+
+--format: "json", or a Go-template subset: "{{.Name}}", "{{json .Config}}",
+"table {{.ID}}\t{{.Names}}" (see src/cli/format.h).
 
 Global options:
+  -H, --host unix:///PATH    the daemon's socket (default $MOOR_HOST, else unix:///run/moor/moor.sock)
   --root DIR                 moor's state (default /var/lib/moor)
   --cert-dir DIR             per-registry CA dirs (DIR/HOST[:PORT]/*.crt); repeatable
   --insecure-registry HOST   allow plain HTTP to HOST[:PORT]; repeatable
@@ -45,28 +72,118 @@ Global options:
 
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> m = {
-      {"pull", CmdPull},           {"image pull", CmdPull},       {"push", CmdPush},
-      {"image push", CmdPush},     {"login", CmdLogin},           {"logout", CmdLogout},
-      {"images", CmdImages},       {"image ls", CmdImages},       {"image list", CmdImages},
-      {"image inspect", CmdInspect}, {"inspect", CmdInspect},     {"rmi", CmdRmi},
-      {"image rm", CmdRmi},        {"image remove", CmdRmi},      {"tag", CmdTag},
-      {"image tag", CmdTag},       {"history", CmdHistory},       {"image history", CmdHistory},
-      {"image prune", CmdPrune},   {"load", CmdLoad},             {"image load", CmdLoad},
-      {"save", CmdSave},           {"image save", CmdSave},       {"import", CmdImport},
-      {"image import", CmdImport}, {"build", CmdBuild},           {"image build", CmdBuild},
+      // Images: the local store (cmd_image.cc, cmd_transfer.cc, cmd_registry.cc, cmd_build.cc).
+      {"pull", CmdPull},
+      {"image pull", CmdPull},
+      {"push", CmdPush},
+      {"image push", CmdPush},
+      {"login", CmdLogin},
+      {"logout", CmdLogout},
+      {"images", CmdImages},
+      {"image ls", CmdImages},
+      {"image list", CmdImages},
+      {"image inspect", CmdInspect},
+      {"rmi", CmdRmi},
+      {"image rm", CmdRmi},
+      {"image remove", CmdRmi},
+      {"tag", CmdTag},
+      {"image tag", CmdTag},
+      {"history", CmdHistory},
+      {"image history", CmdHistory},
+      {"image prune", CmdPrune},
+      {"load", CmdLoad},
+      {"image load", CmdLoad},
+      {"save", CmdSave},
+      {"image save", CmdSave},
+      {"import", CmdImport},
+      {"image import", CmdImport},
+      {"build", CmdBuild},
+      {"image build", CmdBuild},
+      // Containers: the daemon's API. Each also answers as "container <name>".
       {"run", CmdRun},
+      {"create", CmdCreate},
+      {"start", CmdStart},
+      {"stop", CmdStop},
+      {"restart", CmdRestart},
+      {"kill", CmdKill},
+      {"rm", CmdRm},
+      {"container remove", CmdRm},
+      {"pause", CmdPause},
+      {"unpause", CmdUnpause},
+      {"rename", CmdRename},
+      {"wait", CmdWait},
+      {"update", CmdUpdate},
+      {"ps", CmdPs},
+      {"container ls", CmdPs},
+      {"container list", CmdPs},
+      {"logs", CmdLogs},
+      {"exec", CmdExec},
+      {"attach", CmdAttach},
+      {"inspect", CmdInspectAny},
+      {"container inspect", CmdContainerInspect},
+      {"top", CmdTop},
+      {"stats", CmdStats},
+      {"cp", CmdCp},
+      {"events", CmdEvents},
+      {"container prune", CmdContainerPrune},
+      {"system events", CmdEvents},
+      // Networks and volumes.
+      {"network create", CmdNetworkCreate},
+      {"network ls", CmdNetworkLs},
+      {"network list", CmdNetworkLs},
+      {"network inspect", CmdNetworkInspect},
+      {"network rm", CmdNetworkRm},
+      {"network remove", CmdNetworkRm},
+      {"network connect", CmdNetworkConnect},
+      {"network disconnect", CmdNetworkDisconnect},
+      {"network prune", CmdNetworkPrune},
+      {"volume create", CmdVolumeCreate},
+      {"volume ls", CmdVolumeLs},
+      {"volume list", CmdVolumeLs},
+      {"volume inspect", CmdVolumeInspect},
+      {"volume rm", CmdVolumeRm},
+      {"volume remove", CmdVolumeRm},
+      {"volume prune", CmdVolumePrune},
+      // System.
+      {"info", CmdInfo},
+      {"system info", CmdInfo},
+      {"version", CmdVersion},
+      {"system df", CmdSystemDf},
+      {"system prune", CmdSystemPrune},
   };
   return m;
+}
+
+// Commands reachable as "container <name>" too (docker's management command).
+bool IsContainerCommand(const std::string& name) {
+  static const char* kNames[] = {"run",  "create", "start",   "stop",   "restart", "kill",
+                                 "rm",   "pause",  "unpause", "rename", "wait",    "update",
+                                 "logs", "exec",   "attach",  "top",    "stats",   "cp"};
+  for (auto* n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 int CliMain(int argc, char** argv, char** envp) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The engine's own processes take their flags themselves.
+  if (!args.empty() && args[0] == "daemon") {
+    return engine::DaemonMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "monitor") {
+    if (args.size() != 3 || args[1] != "--config") {
+      std::fprintf(stderr, "moor monitor: usage: moor monitor --config FILE (started by the daemon)\n");
+      return 2;
+    }
+    return monitor::MonitorMain(args[2]);
+  }
   std::vector<FlagSpec> global_specs = {
-      {"root", "", true, false},          {"cert-dir", "", true, true},  {"insecure-registry", "", true, true},
-      {"docker-config", "", true, false}, {"debug", "D", false, false},  {"help", "h", false, false},
-      {"version", "v", false, false},
+      {"root", "", true, false},          {"cert-dir", "", true, true}, {"insecure-registry", "", true, true},
+      {"docker-config", "", true, false}, {"debug", "D", false, false}, {"help", "h", false, false},
+      {"version", "v", false, false},     {"host", "H", true, false},
   };
   size_t end = 0;
   auto parsed = runtime_cli::ParseArgs(args, 0, global_specs, true, &end);
@@ -78,6 +195,7 @@ int CliMain(int argc, char** argv, char** envp) {
   g.argv = argv;
   g.envp = envp;
   g.root = parsed->Get("root", image::kDefaultRoot);
+  g.host = parsed->Get("host");
   g.debug = parsed->Bool("debug");
   log::Init(log::Options{nullptr, false, g.debug});
   // --cert-dir dirs are searched first, in the order given, then the defaults.
@@ -98,9 +216,18 @@ int CliMain(int argc, char** argv, char** envp) {
   }
   std::string name = rest[0];
   size_t skip = 1;
-  if ((name == "image" || name == "images") && rest.size() > 1 && name == "image") {
+  // Management commands: "image ls", "container run", "network create", …
+  static const char* kGroups[] = {"image", "container", "network", "volume", "system"};
+  for (auto* group : kGroups) {
+    if (name != group) continue;
+    if (rest.size() < 2) {
+      std::fprintf(stderr, "moor: \"%s\" needs a subcommand; run `moor help` for the list\n", group);
+      return 2;
+    }
     name += " " + rest[1];
     skip = 2;
+    if (StartsWith(name, "container ") && IsContainerCommand(rest[1])) name = rest[1];
+    break;
   }
   auto it = Commands().find(name);
   if (it == Commands().end()) {
@@ -116,11 +243,16 @@ int CliMain(int argc, char** argv, char** envp) {
   return *rc;
 }
 
-Result<image::ImageService> OpenImages(const Globals& g) { return image::ImageService::Open(g.root, g.registry); }
+Result<image::ImageService> OpenImages(const Globals& g) {
+  return image::ImageService::Open(g.root, g.registry);
+}
 
 Result<ParsedArgs> ParseCommand(const std::vector<std::string>& args, std::vector<FlagSpec> specs,
                                 bool stop_at_positional) {
-  specs.push_back({"help", "h", false, false});
+  // -h is --help unless the command uses it (run/create: --hostname).
+  bool h_taken = false;
+  for (auto& s : specs) h_taken |= s.short_name == "h";
+  specs.push_back({"help", h_taken ? "" : "h", false, false});
   // "-it" style bundles of one-letter boolean flags.
   std::vector<std::string> expanded;
   bool stopped = false;
@@ -135,7 +267,8 @@ Result<ParsedArgs> ParseCommand(const std::vector<std::string>& args, std::vecto
       bool all_bools = true;
       for (size_t i = 1; i < a.size(); ++i) {
         bool found = false;
-        for (auto& s : specs) found |= (s.short_name.size() == 1 && s.short_name[0] == a[i] && !s.takes_value);
+        for (auto& s : specs)
+          found |= (s.short_name.size() == 1 && s.short_name[0] == a[i] && !s.takes_value);
         all_bools &= found;
       }
       if (all_bools) {

@@ -1,6 +1,6 @@
-// The `moor` command line. Until the engine's daemon exists (issue 4) the
-// image commands work directly on the store under --root; `moor run` runs an
-// image in the foreground through the runtime library.
+// The `moor` command line. Image commands work directly on the store under
+// --root; container, network, volume and system commands talk to `moor
+// daemon` through its API only (daemon_client.h, docs/api.md).
 #pragma once
 
 namespace moor::cli {

@@ -12,6 +12,7 @@ namespace moor::cli {
 
 struct Globals {
   std::string root;  // --root (default /var/lib/moor)
+  std::string host;  // --host / -H (else $MOOR_HOST, else unix:///run/moor/moor.sock)
   bool debug = false;
   image::RegistryOptions registry;  // --cert-dir, --insecure-registry, --docker-config
   char** argv = nullptr;
@@ -44,8 +45,53 @@ Result<int> CmdPrune(const Globals&, const std::vector<std::string>&);
 Result<int> CmdLoad(const Globals&, const std::vector<std::string>&);
 Result<int> CmdSave(const Globals&, const std::vector<std::string>&);
 Result<int> CmdImport(const Globals&, const std::vector<std::string>&);
-// cmd_build.cc, cmd_run.cc
+// cmd_build.cc
 Result<int> CmdBuild(const Globals&, const std::vector<std::string>&);
+
+// Container commands, through the daemon's API (daemon_client.h).
+// cmd_run.cc
 Result<int> CmdRun(const Globals&, const std::vector<std::string>&);
+Result<int> CmdCreate(const Globals&, const std::vector<std::string>&);
+// cmd_lifecycle.cc
+Result<int> CmdStart(const Globals&, const std::vector<std::string>&);
+Result<int> CmdStop(const Globals&, const std::vector<std::string>&);
+Result<int> CmdRestart(const Globals&, const std::vector<std::string>&);
+Result<int> CmdKill(const Globals&, const std::vector<std::string>&);
+Result<int> CmdRm(const Globals&, const std::vector<std::string>&);
+Result<int> CmdPause(const Globals&, const std::vector<std::string>&);
+Result<int> CmdUnpause(const Globals&, const std::vector<std::string>&);
+Result<int> CmdRename(const Globals&, const std::vector<std::string>&);
+Result<int> CmdWait(const Globals&, const std::vector<std::string>&);
+Result<int> CmdUpdate(const Globals&, const std::vector<std::string>&);
+Result<int> CmdContainerPrune(const Globals&, const std::vector<std::string>&);
+// cmd_ps.cc, cmd_logs.cc, cmd_exec.cc, cmd_ctr_inspect.cc, cmd_stats.cc, cmd_cp.cc, cmd_events.cc
+Result<int> CmdPs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdLogs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdExec(const Globals&, const std::vector<std::string>&);
+Result<int> CmdAttach(const Globals&, const std::vector<std::string>&);
+Result<int> CmdInspectAny(const Globals&, const std::vector<std::string>&);  // containers, then images
+Result<int> CmdContainerInspect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdTop(const Globals&, const std::vector<std::string>&);
+Result<int> CmdStats(const Globals&, const std::vector<std::string>&);
+Result<int> CmdCp(const Globals&, const std::vector<std::string>&);
+Result<int> CmdEvents(const Globals&, const std::vector<std::string>&);
+// cmd_network.cc
+Result<int> CmdNetworkCreate(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkLs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkInspect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkRm(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkConnect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkDisconnect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdNetworkPrune(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVolumeCreate(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVolumeLs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVolumeInspect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVolumeRm(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVolumePrune(const Globals&, const std::vector<std::string>&);
+// cmd_system.cc
+Result<int> CmdInfo(const Globals&, const std::vector<std::string>&);
+Result<int> CmdVersion(const Globals&, const std::vector<std::string>&);
+Result<int> CmdSystemDf(const Globals&, const std::vector<std::string>&);
+Result<int> CmdSystemPrune(const Globals&, const std::vector<std::string>&);
 
 }  // namespace moor::cli

@@ -70,8 +70,10 @@ class Engine {
   Result<void> Pause(const std::string& key);
   Result<void> Unpause(const std::string& key);
   Result<void> Rename(const std::string& key, const std::string& new_name);
+  // on_registered runs once the baseline is taken (so an exit right after it
+  // is not missed): the API sends its response header there.
   Result<WaitResult> Wait(const std::string& key, const std::string& condition,
-                          const std::function<bool()>& client_gone);
+                          const std::function<bool()>& client_gone, const std::function<void()>& on_registered);
   Result<std::string> InspectJson(const std::string& key);
   Result<std::string> ListJson(const ListFilter& f);
   Result<ContainerRecord> Get(const std::string& key);
@@ -83,7 +85,11 @@ class Engine {
                     const std::function<bool()>& stop);
   // Raw connection to the container's monitor in attach mode (see
   // monitor/monitor_config.h), after its {"ok":true} line.
-  Result<UniqueFd> Attach(const std::string& key, bool stdin, bool stdout, bool stderr);
+  // A container that is not running yet (`moor run` attaches before it
+  // starts) is waited for, up to 60 s or until client_gone(); then the
+  // attach replays the run's output from its start.
+  Result<UniqueFd> Attach(const std::string& key, bool stdin, bool stdout, bool stderr,
+                          const std::function<bool()>& client_gone);
   Result<void> Resize(const std::string& key, int height, int width);
 
   // Runtime commands on a running container.

@@ -1,4 +1,6 @@
 // inspect and ps: Docker's JSON shapes for containers.
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -13,6 +15,13 @@ using nlohmann::json;
 namespace {
 
 const char* kZeroTime = "0001-01-01T00:00:00Z";
+
+// "2026-11-27T10:00:00.123Z" → unix seconds (ps's "Created" is a number).
+int64_t UnixSeconds(const std::string& rfc3339) {
+  struct tm tm {};
+  if (rfc3339.size() < 19 || !strptime(rfc3339.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
 
 json PortsJson(const ContainerRecord& r) {
   // {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": null}
@@ -71,7 +80,7 @@ json SummaryJson(const ContainerRecord& r) {
           {"Image", r.image_ref},
           {"ImageID", r.image_id},
           {"Command", Join(cmd, " ")},
-          {"Created", r.created},
+          {"Created", UnixSeconds(r.created)},
           {"State", r.state.status},
           {"Status", status},
           {"Ports", ports},

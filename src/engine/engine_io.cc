@@ -1,4 +1,6 @@
 // Logs, attach and resize: the container's output as the monitor recorded it.
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
@@ -27,17 +29,25 @@ Result<void> Engine::Logs(const std::string& key, const monitor::LogQuery& q,
   return monitor::ReadLogs(path, cfg_.log_max_files, q, on_entry, done);
 }
 
-Result<UniqueFd> Engine::Attach(const std::string& key, bool in, bool out, bool err) {
+Result<UniqueFd> Engine::Attach(const std::string& key, bool in, bool out, bool err,
+                                const std::function<bool()>& client_gone) {
   auto c = TRY(Find(key));
   std::string dir;
+  bool replay = false;
   {
-    std::lock_guard lock(c->mu);
-    if (!c->rec.Running() || !c->monitor_alive) {
-      return Fail(Error(EBUSY, "container " + c->rec.name + " is not running: start it first"));
+    std::unique_lock lock(c->mu);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!c->monitor_alive && !c->removed) {
+      replay = true;
+      if (std::chrono::steady_clock::now() > deadline || (client_gone && client_gone())) {
+        return Fail(Error(EBUSY, "container " + c->rec.name + " is not running: start it first"));
+      }
+      c->cv.wait_for(lock, std::chrono::milliseconds(200));
     }
+    if (c->removed) return Fail(Error(ENOENT, "no such container: " + key));
     dir = cfg_.MonitorDir(c->rec.id);
   }
-  json req = {{"op", "attach"}, {"stdin", in}, {"stdout", out}, {"stderr", err}};
+  json req = {{"op", "attach"}, {"stdin", in}, {"stdout", out}, {"stderr", err}, {"replay", replay}};
   std::string answer;
   auto fd = TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "attach");
   try {

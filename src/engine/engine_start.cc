@@ -298,9 +298,11 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
   Subscribe(self_ref);
   c.cv.wait_for(lock, std::chrono::seconds(60),
                 [&] { return r.state.pid > 0 || c.die_count != dies || !c.monitor_alive; });
-  if (r.state.pid <= 0 && (c.die_count != dies || !c.monitor_alive)) {
-    std::string why = r.state.error.empty() ? "the container exited at once with status " +
-                                                  std::to_string(r.state.exit_code)
+  // Exited before its pid was seen: a start failure only when the runtime
+  // said so (a container may well run and exit that fast).
+  if (r.state.pid <= 0 && (c.die_count != dies || !c.monitor_alive) &&
+      (!r.state.error.empty() || c.die_count == dies)) {
+    std::string why = r.state.error.empty() ? "the container's monitor ended before the container started"
                                             : r.state.error;
     int code = r.state.exit_code == 127 || r.state.exit_code == 126 ? r.state.exit_code : 0;
     Error e(EINVAL, "start container " + r.name + ": " + why);

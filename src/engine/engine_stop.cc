@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@ Result<void> Engine::StopLocked(Live& c, std::unique_lock<std::mutex>& lock, std
                                 const std::string& signal) {
   ContainerRecord& r = c.rec;
   int timeout = timeout_s.value_or(r.config.stop_timeout.value_or(kDefaultStopTimeout));
+  if (timeout < 0) timeout = 365 * 24 * 3600;  // Docker's -1: wait for the process however long
   int signo = 0;
   if (!signal.empty()) {
     signo = TRY_CTX(runtime::ParseSignal(signal), "--signal");
@@ -46,11 +48,11 @@ Result<void> Engine::StopLocked(Live& c, std::unique_lock<std::mutex>& lock, std
   }
   c.health_stop = true;
   if (c.monitor_alive) {
-    json req = {{"op", "stop"}, {"signal", signo}, {"timeout", timeout < 0 ? 0 : timeout}};
+    json req = {{"op", "stop"}, {"signal", signo}, {"timeout", timeout}};
     std::string dir = cfg_.MonitorDir(r.id);
     lock.unlock();
     std::string answer;
-    auto conn = MonitorConnect(dir, req.dump(), &answer, (timeout + 30) * 1000);
+    auto conn = MonitorConnect(dir, req.dump(), &answer, std::min(timeout, 1'000'000) * 1000 + 30000);
     lock.lock();
     if (!conn && c.monitor_alive) {
       log::Warn("container " + r.name + ": stop: " + conn.error().message());
@@ -117,7 +119,8 @@ Result<void> Engine::Unpause(const std::string& key) {
 }
 
 Result<WaitResult> Engine::Wait(const std::string& key, const std::string& condition,
-                                const std::function<bool()>& client_gone) {
+                                const std::function<bool()>& client_gone,
+                                const std::function<void()>& on_registered) {
   auto c = TRY(Find(key));
   std::unique_lock lock(c->mu);
   std::string cond = condition.empty() ? "not-running" : condition;
@@ -125,6 +128,11 @@ Result<WaitResult> Engine::Wait(const std::string& key, const std::string& condi
     return FailInvalid("invalid wait condition \"" + condition + "\": use not-running, next-exit or removed");
   }
   uint64_t dies = c->die_count;
+  if (on_registered) {
+    lock.unlock();
+    on_registered();
+    lock.lock();
+  }
   auto done = [&] {
     if (cond == "removed") return c->removed;
     if (cond == "next-exit") return c->die_count != dies || c->removed;

@@ -142,9 +142,13 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
   });
   router.Handle("POST", "/containers/{id}/wait", [&e](const Request& req, ResponseWriter& w) {
     std::string id = req.Param("id");
-    ENGINE_TRY(w, e.Get(id));  // 404 before the stream starts
-    w.StartStream(200, {{"content-type", "application/json"}});
-    auto r = e.Wait(id, req.Query("condition").value_or(""), [&w] { return w.ClientGone(); });
+    bool started = false;
+    auto r = e.Wait(id, req.Query("condition").value_or(""), [&w] { return w.ClientGone(); },
+                    [&] {
+                      w.StartStream(200, {{"content-type", "application/json"}});
+                      started = true;
+                    });
+    if (!started) return SendEngineError(w, r.error());
     json out;
     if (r) {
       out = {{"StatusCode", r->exit_code}, {"Error", r->error.empty() ? json(nullptr) : json{{"Message", r->error}}}};
@@ -187,12 +191,21 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
         [&w] { return w.ClientGone(); });
   });
   router.Handle("POST", "/containers/{id}/attach", [&e](const Request& req, ResponseWriter& w) {
-    auto mon = ENGINE_TRY(w, e.Attach(req.Param("id"), req.QueryBool("stdin"), req.QueryBool("stdout", true),
-                                      req.QueryBool("stderr", true)));
+    // Answered at once (the client starts the container after this answer,
+    // as `moor run` does); the stream begins when the container runs.
+    std::string id = req.Param("id");
+    ENGINE_TRY(w, e.Get(id));
     std::string pending;
     UniqueFd client = w.Hijack({{"content-type", "application/vnd.docker.multiplexed-stream"}}, &pending);
     if (!client) return;
-    Pump(client.get(), mon.get(), pending);
+    auto mon = e.Attach(id, req.QueryBool("stdin"), req.QueryBool("stdout", true), req.QueryBool("stderr", true),
+                        nullptr);
+    if (!mon) {
+      std::string msg = "moor: " + mon.error().message() + "\n";
+      (void)!write(client.get(), msg.data(), msg.size());
+      return;
+    }
+    Pump(client.get(), mon->get(), pending);
   });
   router.Handle("POST", "/containers/{id}/resize", [&e](const Request& req, ResponseWriter& w) {
     auto r = e.Resize(req.Param("id"), OptInt(req, "h").value_or(24), OptInt(req, "w").value_or(80));

@@ -26,6 +26,8 @@ namespace moor::monitor {
 inline constexpr size_t kClientBufferLimit = 4u << 20;
 // stdin bytes held for the container; clients are not read beyond this.
 inline constexpr size_t kStdinBufferLimit = 1u << 20;
+// Output of one run kept for attach "replay".
+inline constexpr size_t kReplayLimit = 1u << 20;
 
 struct Client {
   enum class Kind { kRequest, kAttach, kSubscribe, kStopWaiter, kClosing };
@@ -104,6 +106,10 @@ class Monitor {
   int64_t run_started_ms_ = 0;
   int64_t oom_baseline_ = 0;
   std::string start_stderr_;  // the runtime's first stderr bytes, for start errors
+  // Output of the current run, for attach with "replay" (a client that
+  // attaches right after start — `moor run` — sees everything). Capped.
+  std::vector<std::pair<bool, std::string>> replay_;  // (is stderr, bytes)
+  size_t replay_bytes_ = 0;
   bool kill_sent_ = false;
   bool stdin_out_watched_ = false;
   unsigned short rows_ = 0, cols_ = 0;  // last resize, applied when the pty arrives

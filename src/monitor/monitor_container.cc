@@ -94,6 +94,8 @@ Result<void> Monitor::StartContainer() {
   }
   runtime_pid_ = pid;
   run_started_ms_ = MonotonicMs();
+  replay_.clear();
+  replay_bytes_ = 0;
   oom_baseline_ = ReadOomKillCount(cfg_.oom_file);
   kill_sent_ = false;
   start_stderr_.clear();
@@ -186,6 +188,10 @@ void Monitor::DeliverOutput(std::string_view stream, std::string_view data) {
   if (state_.pid == 0 && stream == "stderr" && start_stderr_.size() < kStartErrorBytes)
     start_stderr_.append(data.substr(0, kStartErrorBytes - start_stderr_.size()));
   if (!cfg_.log_path.empty()) (void)log_.Write(stream, data);
+  if (replay_bytes_ + data.size() <= kReplayLimit) {
+    replay_.emplace_back(stream == "stderr", std::string(data));
+    replay_bytes_ += data.size();
+  }
   std::string frame;
   if (!cfg_.tty) {
     // Docker's multiplexed framing: [stream, 0, 0, 0, size as big-endian u32].

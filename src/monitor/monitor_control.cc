@@ -235,13 +235,30 @@ void Monitor::HandleRequest(uint64_t id, Client& c, std::string_view line, std::
     if (finished_) Send(c, "{\"event\":\"exit\"}\n");
   } else if (op == "attach") {
     Send(c, "{\"ok\":true}\n");
+    c.want_stdout = flag("stdout", true);
+    c.want_stderr = flag("stderr", true);
+    if (flag("replay", false)) {
+      // What the current (or just ended) run wrote so far, then live output.
+      for (const auto& [is_err, bytes] : replay_) {
+        if (is_err ? !c.want_stderr : !c.want_stdout) continue;
+        if (cfg_.tty) {
+          Send(c, bytes);
+          continue;
+        }
+        std::string frame(8, '\0');
+        frame[0] = is_err ? 2 : 1;
+        uint32_t len = static_cast<uint32_t>(bytes.size());
+        for (int i = 0; i < 4; ++i) frame[4 + i] = static_cast<char>((len >> (24 - 8 * i)) & 0xff);
+        frame.append(bytes);
+        Send(c, frame);
+      }
+    }
     if (finished_ || !running) {
-      c.kind = Client::Kind::kClosing;  // nothing to attach to
+      c.kind = Client::Kind::kClosing;  // nothing (more) to attach to
+      UpdateClientEvents(id, c);
       return;
     }
     c.kind = Client::Kind::kAttach;
-    c.want_stdout = flag("stdout", true);
-    c.want_stderr = flag("stderr", true);
     c.want_stdin = flag("stdin", false) && cfg_.open_stdin;
     if (c.want_stdin) {
       ++stdin_attachers_;
