@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <errno.h>  // program_invocation_short_name
 #include <fcntl.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -66,7 +67,9 @@ void Write(Level level, std::string_view msg) {
     line += Now();
     line += "\"}\n";
   } else {
-    line = "moor-runtime: ";
+    // The program's own name: moor-runtime, moor (daemon, CLI), moor-monitor.
+    line = program_invocation_short_name;
+    line += ": ";
     if (level != Level::kError) {
       line += LevelName(level);
       line += ": ";

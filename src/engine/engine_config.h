@@ -16,7 +16,9 @@ struct EngineConfig {
   std::map<std::string, std::string> runtimes;
   std::string default_runtime = "moor";
   std::string init_path;         // moor-init for --init ("" = next to the moor binary)
-  std::string moor_binary;       // the binary started as `moor monitor` ("" = /proc/self/exe)
+  // moor-monitor ("" = next to the moor binary; if absent, `moor monitor`
+  // through /proc/self/exe — the same code, but a heavier exec).
+  std::string monitor_path;
   std::string bridge = "moor0";  // default network's bridge interface
   std::string default_subnet = "10.89.0.0/16";
   int mtu = 1500;

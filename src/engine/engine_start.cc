@@ -24,7 +24,7 @@
 #include "engine/engine_internal.h"
 #include "engine/process_runner.h"
 #include "image/snapshot/snapshotter.h"
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 #include "oci/spec_serialize.h"
 
 namespace moor::engine {
@@ -109,6 +109,13 @@ Result<void> Engine::Start(const std::string& key) {
 
 Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
   ContainerRecord& r = c.rec;
+  // --debug: where the time of a start goes.
+  auto t0 = std::chrono::steady_clock::now();
+  auto mark = [&](const char* phase) {
+    log::Debug("start " + r.id.substr(0, 12) + ": " + phase + " at " +
+               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - t0).count()) + " us");
+  };
   if (c.removed) return Fail(Error(ENOENT, "no such container: " + r.id));
   if (r.Running()) return Fail(Error(EALREADY, "container " + r.name + " is already running"));
   if (c.prepared) FinalizeLocked(c);  // leftovers of the previous run
@@ -146,10 +153,12 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     return Fail(std::move(e).Wrap("start container " + r.name));
   };
 
+  mark("image resolved");
   if (auto m = MkdirAll(rootfs, 0755); !m) return fail(m.error());
   if (auto m = image::MountOverlay(lowers, cdir, rootfs); !m) return fail(m.error());
   mounted = true;
 
+  mark("rootfs mounted");
   SpecContext ctx;
   ctx.id = r.id;
   ctx.rootfs = rootfs;
@@ -198,6 +207,7 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     ctx.init_path = !cfg_.init_path.empty() ? cfg_.init_path : FindSibling("moor-init");
     if (ctx.init_path.empty()) return fail(Error(ENOENT, "--init: moor-init was not found next to moor"));
   }
+  mark("network ready");
   auto spec = BuildContainerSpec(r.config, img.config, ctx);
   if (!spec) return fail(spec.error());
   if (auto w = WriteFileAtomic(bundle + "/config.json", oci::SpecToJson(*spec)); !w) return fail(w.error());
@@ -250,7 +260,9 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
   const std::string mc_path = mdir + "/config.json";
   if (auto w = WriteFileAtomic(mc_path, *mc_json); !w) return fail(w.error());
 
-  std::string self = cfg_.moor_binary.empty() ? "/proc/self/exe" : cfg_.moor_binary;
+  mark("bundle written");
+  static const std::string sibling = FindSibling("moor-monitor");
+  const std::string& monitor_bin = !cfg_.monitor_path.empty() ? cfg_.monitor_path : sibling;
   std::vector<int> keep;
   for (const auto& f : forwards) keep.push_back(f.listen_fd.get());
   pid_t pid = fork();
@@ -264,8 +276,13 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    const char* argv[] = {"moor", "monitor", "--config", mc_path.c_str(), nullptr};
-    execv(self.c_str(), const_cast<char* const*>(argv));
+    if (!monitor_bin.empty()) {
+      const char* argv[] = {"moor-monitor", "--config", mc_path.c_str(), nullptr};
+      execv(monitor_bin.c_str(), const_cast<char* const*>(argv));
+    } else {
+      const char* argv[] = {"moor", "monitor", "--config", mc_path.c_str(), nullptr};
+      execv("/proc/self/exe", const_cast<char* const*>(argv));
+    }
     _exit(127);
   }
   int status = 0;
@@ -277,6 +294,7 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
                                "); see the daemon's log"));
   }
+  mark("monitor ready");
   c.prepared = true;
   c.monitor_alive = true;
   r.netns_path = netns_path;
@@ -308,6 +326,7 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     Error e(EINVAL, "start container " + r.name + ": " + why);
     return Fail(code ? std::move(e).WithExitCode(code) : std::move(e));
   }
+  mark("container running");
   Publish(r, "start");
   StartHealth(self_ref);
   return {};

@@ -17,7 +17,7 @@
 #include "monitor/log_file.h"
 #include "monitor/monitor_config.h"
 #include "monitor/restart_policy.h"
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 
 namespace moor::monitor {
 

@@ -53,7 +53,7 @@ class Statement {
 
 class Database {
  public:
-  // Opens (creating) the file with WAL journal, foreign keys on, synchronous=FULL,
+  // Opens (creating) the file with WAL journal, foreign keys on, synchronous=NORMAL,
   // a busy timeout of 5 s. Parent directory must exist.
   static Result<Database> Open(const std::string& path);
   // In-memory database (tests).

@@ -1,8 +1,8 @@
 // UDP forwarding and BindHostPort.
 #include <gtest/gtest.h>
 
-#include "net/port_proxy.h"
-#include "net/port_proxy_test_util.h"
+#include "proxy/port_proxy.h"
+#include "proxy/port_proxy_test_util.h"
 
 namespace moor::net::testing {
 namespace {

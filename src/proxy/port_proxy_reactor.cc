@@ -1,4 +1,4 @@
-#include "net/port_proxy_reactor.h"
+#include "proxy/port_proxy_reactor.h"
 
 #include <signal.h>
 #include <sys/eventfd.h>

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "common/fd.h"
-#include "net/port_proxy.h"
-#include "net/port_proxy_reactor.h"
+#include "proxy/port_proxy.h"
+#include "proxy/port_proxy_reactor.h"
 
 namespace moor::net::proxy {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/log.h"
-#include "net/port_proxy_forwarders.h"
+#include "proxy/port_proxy_forwarders.h"
 
 namespace moor::net::proxy {
 namespace {

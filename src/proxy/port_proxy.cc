@@ -1,7 +1,7 @@
 // PortProxy: owns the proxy thread and the forwarders it serves. Design: one
 // thread, one epoll loop (port_proxy_reactor.h) for every published port of
 // a container; TCP in port_proxy_tcp.cc, UDP in port_proxy_udp.cc.
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -11,8 +11,8 @@
 #include <system_error>
 #include <thread>
 
-#include "net/port_proxy_forwarders.h"
-#include "net/port_proxy_reactor.h"
+#include "proxy/port_proxy_forwarders.h"
+#include "proxy/port_proxy_reactor.h"
 
 namespace moor::net {
 namespace {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/fd.h"
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 
 namespace moor::net::testing {
 

@@ -1,11 +1,11 @@
-#include "net/port_proxy_splice.h"
+#include "proxy/port_proxy_splice.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "net/port_proxy_reactor.h"
+#include "proxy/port_proxy_reactor.h"
 
 namespace moor::net::proxy {
 namespace {

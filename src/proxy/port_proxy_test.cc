@@ -1,4 +1,4 @@
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 
 #include <gtest/gtest.h>
 #include <time.h>
@@ -6,7 +6,7 @@
 #include <future>
 #include <random>
 
-#include "net/port_proxy_test_util.h"
+#include "proxy/port_proxy_test_util.h"
 
 namespace moor::net::testing {
 namespace {

@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "common/log.h"
-#include "net/port_proxy_forwarders.h"
-#include "net/port_proxy_splice.h"
+#include "proxy/port_proxy_forwarders.h"
+#include "proxy/port_proxy_splice.h"
 
 namespace moor::net::proxy {
 namespace {

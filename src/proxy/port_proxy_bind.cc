@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <string>
 
-#include "net/port_proxy.h"
+#include "proxy/port_proxy.h"
 
 namespace moor::net {
 
