@@ -162,15 +162,15 @@ EOF
 
 # ---------------------------------------------------------------------------------------
 # Images: a busybox rootfs becomes an image, a Dockerfile builds on it (its RUN step runs
-# through moor's runtime library), the result runs with `moor run`, and an unchanged
-# rebuild comes from the cache. Uses a private image store; nothing leaves the machine.
+# through moor's runtime library), an unchanged rebuild comes from the cache, and the
+# engine runs the result (scripts/demo-engine.sh). Private store; nothing leaves the machine.
 if [[ "${MOOR_DEMO_IMAGES:-1}" == 1 && -x ${MOOR_BUILD_DIR:-$repo/build}/cmd/moor/moor ]]; then
   MOOR=${MOOR_BUILD_DIR:-$repo/build}/cmd/moor/moor
   M() { "$MOOR" --root "$work/images" "$@"; }
   rfs="$work/busybox-rootfs"
   mkdir -p "$rfs/bin" "$rfs/etc" "$rfs/tmp"
   cp /bin/busybox "$rfs/bin/busybox"
-  for c in sh echo cat ls id wc; do ln -s busybox "$rfs/bin/$c"; done
+  for c in sh echo cat ls id wc mkdir hostname httpd; do ln -s busybox "$rfs/bin/$c"; done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$rfs/etc/passwd"
   tar -C "$rfs" -cf "$work/busybox.tar" .
   M image import -c 'CMD ["sh"]' "$work/busybox.tar" demo/busybox:1 >/dev/null
@@ -191,9 +191,11 @@ DOCKERFILE
   M build -t demo/app:1 "$ctx" >/dev/null
   t1=$(date +%s%N)
   echo "images: unchanged rebuild from the cache: $(((t1 - t0) / 1000000)) ms"
-  echo "images: moor run demo/app:1"
-  M run demo/app:1 | sed 's/^/  /'
   echo "images: moor images"
   M images | sed 's/^/  /'
   echo "try:  $MOOR --root DIR pull REGISTRY/IMAGE   (docs/images.md, docs/build.md)"
+  # The engine: daemon, containers, published ports, containers outliving the daemon.
+  # In a private network and mount namespace, so nothing it makes stays on this machine.
+  echo
+  unshare --net --mount --propagation slave bash "$repo/scripts/demo-engine.sh" "$MOOR" "$work/images" "$work"
 fi

@@ -57,6 +57,8 @@ class Monitor {
   // monitor_container.cc
   Result<void> StartContainer();
   void CheckPidFile();
+  void WatchPidFile();
+  void UnwatchPidFile();
   void OnRuntimeExit(int status);
   void AcceptConsole();
   void ReadOutput(int fd, std::string_view stream, bool drain);

@@ -2,6 +2,7 @@
 // the pid file, exit handling and restarts.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -113,9 +114,30 @@ Result<void> Monitor::StartContainer() {
   if (state_.status != "restarting") state_.status = "starting";
   state_.error.clear();
   WriteState();
-  // inotify reports the pid file; the poll is a fallback for file systems without it.
-  pid_poll_at_ms_ = MonotonicMs() + 50;
+  // The pid file of the runtime appears in the dir: inotify tells us at once.
+  // The instance lives only while the container starts (inotify instances are
+  // limited per user — 128 by default — and hundreds of containers run at
+  // once); without one, a 5 ms poll does the job.
+  WatchPidFile();
+  pid_poll_at_ms_ = MonotonicMs() + (inotify_ ? 50 : 5);
   return {};
+}
+
+void Monitor::WatchPidFile() {
+  if (inotify_) return;
+  inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_) return;
+  if (::inotify_add_watch(inotify_.get(), cfg_.dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+    inotify_.Reset();
+    return;
+  }
+  Watch(inotify_.get(), kKeyInotify, EPOLLIN);
+}
+
+void Monitor::UnwatchPidFile() {
+  if (!inotify_) return;
+  Unwatch(inotify_.get());
+  inotify_.Reset();
 }
 
 void Monitor::CheckPidFile() {
@@ -123,10 +145,11 @@ void Monitor::CheckPidFile() {
   auto text = ReadFile(cfg_.dir + "/pid");
   auto pid = text ? ParseInt(Trim(*text)) : std::nullopt;
   if (!pid || *pid <= 0) {
-    pid_poll_at_ms_ = MonotonicMs() + 50;
+    pid_poll_at_ms_ = MonotonicMs() + (inotify_ ? 50 : 5);
     return;
   }
   pid_poll_at_ms_ = -1;
+  UnwatchPidFile();
   // A pidfd pins the process: signals never reach a recycled pid.
   pidfd_.Reset(PidfdOpen(static_cast<pid_t>(*pid)));
   state_.pid = static_cast<int>(*pid);
@@ -282,6 +305,7 @@ void Monitor::OnRuntimeExit(int status) {
   CloseStdio();
   if (!cfg_.log_path.empty()) (void)log_.Flush();
   runtime_pid_ = -1;
+  UnwatchPidFile();
   pidfd_.Reset();
   kill_at_ms_ = -1;
   pid_poll_at_ms_ = -1;

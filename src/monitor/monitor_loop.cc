@@ -51,12 +51,6 @@ Result<void> Monitor::Setup() {
   if (!signal_fd_) return FailErrno("signalfd");
   Watch(signal_fd_.get(), kKeySignal, EPOLLIN);
 
-  // The pid file of the runtime appears in the dir: inotify tells us at once.
-  inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!inotify_) return FailErrno("inotify_init1");
-  if (::inotify_add_watch(inotify_.get(), cfg_.dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
-    return FailErrno("inotify_add_watch " + cfg_.dir);
-  Watch(inotify_.get(), kKeyInotify, EPOLLIN);
 
   if (!cfg_.log_path.empty()) TRY(log_.Open());
   TRY_CTX(StartPorts(), "published ports");
