@@ -38,12 +38,16 @@ Result<int> CmdRun(const Globals& g, const std::vector<std::string>& args) {
   if (!id) return Fail(Exit125(std::move(id.error())));
   if (o->detach) {
     auto s = d->Call("POST", "/containers/" + Esc(*id) + "/start");
-    if (!s) return Fail(StartError(std::move(s.error())));
+    if (!s) {
+      (void)d->Call("DELETE", "/containers/" + Esc(*id) + "?force=1&v=1");  // nothing half-made
+      return Fail(StartError(std::move(s.error())));
+    }
     Out(*id + "\n");
     return 0;
   }
   auto rc =
-      RunAttached(*d, *id, o->tty, o->interactive, /*start=*/true, o->auto_remove ? "removed" : "next-exit");
+      RunAttached(*d, *id, o->tty, o->interactive, /*start=*/true, o->auto_remove ? "removed" : "next-exit",
+                  /*remove_if_start_fails=*/true);
   if (!rc) return Fail(Exit125(std::move(rc.error())));
   return *rc;
 }

@@ -132,7 +132,8 @@ Result<std::string> CreateContainer(Daemon& d, const ContainerOptions& o) {
 }
 
 Result<int> RunAttached(Daemon& d, const std::string& id, bool tty, bool with_stdin, bool start,
-                        const std::string& wait_condition) {
+                        const std::string& wait_condition,
+                        bool remove_if_start_fails) {
   const std::string base = "/containers/" + Esc(id);
   // The wait is registered before the start, on its own connection, so a
   // container that exits at once cannot be missed; the daemon answers the
@@ -168,6 +169,9 @@ Result<int> RunAttached(Daemon& d, const std::string& id, bool tty, bool with_st
     auto s = d.Call("POST", base + "/start");
     if (!s) {
       if (raw) raw->Restore();
+      // `moor run` leaves nothing behind when the start fails (port in use,
+      // command not found): the container it just made goes too.
+      if (remove_if_start_fails) (void)d.Call("DELETE", base + "?force=1&v=1");
       return Fail(StartError(std::move(s.error())));
     }
   }

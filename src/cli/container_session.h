@@ -21,7 +21,8 @@ Result<void> PullImage(Daemon& d, const std::string& ref, bool quiet);
 // wait_condition: "next-exit" for a container we start, "removed" with
 // AutoRemove, "" to ask inspect afterwards (attach to a running one).
 Result<int> RunAttached(Daemon& d, const std::string& id, bool tty, bool with_stdin, bool start,
-                        const std::string& wait_condition);
+                        const std::string& wait_condition,
+                        bool remove_if_start_fails = false);
 
 // Docker's status for a failed start: 127 "not found", 126 "cannot execute",
 // else 125; the error keeps the daemon's message.

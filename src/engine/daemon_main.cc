@@ -94,6 +94,11 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
     cfg.socket = a.Get("host");
     if (StartsWith(cfg.socket, "unix://")) cfg.socket = cfg.socket.substr(7);
   }
+  if (cfg.run_root.size() > EngineConfig::kMaxRunRootLength) {
+    return FailInvalid("--exec-root \"" + cfg.run_root + "\" is longer than " +
+                       std::to_string(EngineConfig::kMaxRunRootLength) +
+                       " characters: unix socket paths under it would not fit; choose a shorter one");
+  }
   if (a.Has("default-runtime")) cfg.default_runtime = a.Get("default-runtime");
   for (const auto& r : a.All("add-runtime")) {
     auto eq = r.find('=');

@@ -113,6 +113,8 @@ class Engine {
   // Archive (cp). GET: writes a tar of path to out_fd. PUT: extracts the tar
   // in `tar` under dir.
   Result<void> ArchiveGet(const std::string& key, const std::string& path, int out_fd);
+  // Docker's path stat (JSON: name, size, mode with Go's file mode bits, linkTarget).
+  Result<std::string> ArchiveStat(const std::string& key, const std::string& path);
   Result<void> ArchivePut(const std::string& key, const std::string& dir, const std::string& tar);
 
  private:

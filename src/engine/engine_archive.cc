@@ -113,9 +113,10 @@ int ExtractTar(const std::string& dir, const std::string& tar, int err_fd) {
 
 }  // namespace
 
-// Runs fn in a child confined to the container's filesystem.
-static Result<void> InContainerRoot(const ContainerRecord& r, const std::string& rootfs,
-                                    const std::function<int(int err_fd)>& fn) {
+// Runs fn in a child confined to the container's filesystem. What fn writes
+// to its fd is the error message on failure, the result on success.
+static Result<std::string> InContainerRoot(const ContainerRecord& r, const std::string& rootfs,
+                                           const std::function<int(int err_fd)>& fn) {
   int errp[2];
   if (pipe2(errp, O_CLOEXEC) != 0) return FailErrno("pipe");
   UniqueFd err_r(errp[0]), err_w(errp[1]);
@@ -143,9 +144,43 @@ static Result<void> InContainerRoot(const ContainerRecord& r, const std::string&
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  if (code == 0) return {};
+  if (code == 0) return msg;
   if (msg.empty()) msg = "failed (status " + std::to_string(code) + ")";
   return Fail(Error(code == 2 ? ENOENT : EINVAL, msg));
+}
+
+Result<std::string> Engine::ArchiveStat(const std::string& key, const std::string& path) {
+  auto c = TRY(Find(key));
+  std::unique_lock lock(c->mu);
+  std::string rootfs = cfg_.ContainerDir(c->rec.id) + "/bundle/rootfs";
+  bool temp_mount = false;
+  if (!c->prepared) {
+    std::lock_guard ilock(images_mu_);
+    auto img = TRY(images_->Resolve(c->rec.image_id));
+    auto lowers = TRY(images_->Layers(img));
+    TRY(MkdirAll(rootfs, 0755));
+    TRY(image::MountOverlay(lowers, cfg_.ContainerDir(c->rec.id), rootfs));
+    temp_mount = true;
+  }
+  std::string abs = path[0] == '/' ? path : "/" + path;
+  auto r = InContainerRoot(c->rec, rootfs, [&](int out_fd) {
+    struct stat st {};
+    if (lstat(abs.c_str(), &st) != 0) return Fail2(out_fd, 2, "no such file or directory in the container: " + abs);
+    // Docker's stat header: Go's os.FileMode bits (dir 1<<31, symlink 1<<27).
+    uint64_t mode = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) mode |= uint64_t{1} << 31;
+    if (S_ISLNK(st.st_mode)) mode |= uint64_t{1} << 27;
+    char target[4096] = {};
+    if (S_ISLNK(st.st_mode)) (void)!readlink(abs.c_str(), target, sizeof target - 1);
+    std::string name = abs.substr(abs.find_last_of('/') + 1);
+    std::string json = "{\"name\":\"" + name + "\",\"size\":" + std::to_string(st.st_size) +
+                       ",\"mode\":" + std::to_string(mode) + ",\"mtime\":\"\",\"linkTarget\":\"" +
+                       std::string(target) + "\"}";
+    (void)!write(out_fd, json.data(), json.size());
+    return 0;
+  });
+  if (temp_mount) (void)image::UnmountOverlay(rootfs);
+  return r;
 }
 
 Result<void> Engine::ArchiveGet(const std::string& key, const std::string& path, int out_fd) {
@@ -164,7 +199,8 @@ Result<void> Engine::ArchiveGet(const std::string& key, const std::string& path,
   std::string abs = path[0] == '/' ? path : "/" + path;
   auto r = InContainerRoot(c->rec, rootfs, [&](int err_fd) { return WriteTar(abs, out_fd, err_fd); });
   if (temp_mount) (void)image::UnmountOverlay(rootfs);
-  return r;
+  if (!r) return Fail(r.error());
+  return {};
 }
 
 Result<void> Engine::ArchivePut(const std::string& key, const std::string& dir, const std::string& tar) {
@@ -183,7 +219,8 @@ Result<void> Engine::ArchivePut(const std::string& key, const std::string& dir, 
   std::string abs = dir[0] == '/' ? dir : "/" + dir;
   auto r = InContainerRoot(c->rec, rootfs, [&](int err_fd) { return ExtractTar(abs, tar, err_fd); });
   if (temp_mount) (void)image::UnmountOverlay(rootfs);
-  return r;
+  if (!r) return Fail(r.error());
+  return {};
 }
 
 }  // namespace moor::engine

@@ -31,7 +31,10 @@ struct EngineConfig {
   // Persistent per-container dir: upper/work dirs, bundle, log, hosts files.
   std::string ContainerDir(const std::string& id) const { return root + "/containers/" + id; }
   // Runtime dir of a container's monitor (short: unix socket paths ≤ 107 bytes).
-  std::string MonitorDir(const std::string& id) const { return run_root + "/c/" + id; }
+  // The first 24 hex digits of the ID (96 bits) keep DIR/monitor.sock within
+  // a unix socket path's 107 bytes for exec roots up to 64 characters.
+  std::string MonitorDir(const std::string& id) const { return run_root + "/c/" + id.substr(0, 24); }
+  static constexpr size_t kMaxRunRootLength = 64;
   std::string NetnsDir() const { return run_root + "/netns"; }
   std::string RuntimeRoot() const { return run_root + "/runtime"; }
   std::string VolumesDir() const { return root + "/volumes"; }

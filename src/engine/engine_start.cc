@@ -276,6 +276,9 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
     if (!monitor_bin.empty()) {
       const char* argv[] = {"moor-monitor", "--config", mc_path.c_str(), nullptr};
       execv(monitor_bin.c_str(), const_cast<char* const*>(argv));

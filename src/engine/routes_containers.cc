@@ -81,6 +81,24 @@ void NoContentOr304(ResponseWriter& w, const Result<void>& r) {
   SendEngineError(w, r.error());
 }
 
+std::string Base64(std::string_view in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
 }  // namespace
 
 void Pump(int a, int b, std::string a_pending) {
@@ -100,7 +118,8 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     f.all = req.QueryBool("all");
     if (auto filters = req.Query("filters"); filters && !filters->empty()) {
       try {
-        for (auto& [k, v] : json::parse(*filters).items()) {
+        const json parsed = json::parse(*filters);  // must outlive the loop over items()
+        for (auto& [k, v] : parsed.items()) {
           if (v.is_array()) {
             for (auto& x : v) f.terms.emplace(k, x.get<std::string>());
           } else if (v.is_object()) {
@@ -261,6 +280,12 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     while (ok && (n = read(rd.get(), buf, sizeof buf)) > 0) ok = w.Write({buf, static_cast<size_t>(n)});
     rd.Reset();
     producer.join();
+  });
+  router.Handle("HEAD", "/containers/{id}/archive", [&e](const Request& req, ResponseWriter& w) {
+    auto path = req.Query("path");
+    if (!path || path->empty()) return w.SendError(400, "path is required");
+    auto st = ENGINE_TRY(w, e.ArchiveStat(req.Param("id"), *path));
+    w.Send({200, {{"x-docker-container-path-stat", Base64(st)}}, ""});
   });
   router.Handle("PUT", "/containers/{id}/archive", [&e](const Request& req, ResponseWriter& w) {
     auto path = req.Query("path");

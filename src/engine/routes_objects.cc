@@ -39,7 +39,8 @@ std::multimap<std::string, std::string> ParseFilters(const Request& req) {
   auto f = req.Query("filters");
   if (!f || f->empty()) return out;
   try {
-    for (auto& [k, v] : json::parse(*f).items()) {
+    const json parsed = json::parse(*f);  // must outlive the loop over items()
+    for (auto& [k, v] : parsed.items()) {
       if (v.is_array()) {
         for (auto& x : v) out.emplace(k, x.get<std::string>());
       } else if (v.is_object()) {
@@ -219,6 +220,12 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
     OBJ_TRY(w, e.networks().Remove(n.id, e.NetworkInUse(n.id)));
     w.Send({204, {}, ""});
   });
+  for (const char* verb : {"connect", "disconnect"}) {
+    router.Handle("POST", std::string("/networks/{id}/") + verb, [verb](const Request&, ResponseWriter& w) {
+      w.SendError(400, std::string("moor network ") + verb +
+                           " is not supported yet: create the container with --network NAME instead");
+    });
+  }
   router.Handle("POST", "/networks/prune", [&e](const Request&, ResponseWriter& w) {
     json removed = json::array();
     for (const auto& n : OBJ_TRY(w, e.networks().List())) {

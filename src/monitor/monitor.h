@@ -58,6 +58,10 @@ class Monitor {
   Result<void> StartContainer();
   void CheckPidFile();
   void WatchPidFile();
+  // oom_watch.cc: OOM events of the container's cgroup while it runs.
+  void ArmOom();
+  void OnOomEvent();
+  void DisarmOom();
   void UnwatchPidFile();
   void OnRuntimeExit(int status);
   void AcceptConsole();
@@ -107,6 +111,9 @@ class Monitor {
   int stdin_attachers_ = 0;
   int64_t run_started_ms_ = 0;
   int64_t oom_baseline_ = 0;
+  UniqueFd oom_event_;    // v1: eventfd registered through cgroup.event_control; v2: memory.events
+  UniqueFd oom_control_;  // v1: memory.oom_control, kept open for the registration
+  bool oom_seen_ = false;
   std::string start_stderr_;  // the runtime's first stderr bytes, for start errors
   // Output of the current run, for attach with "replay" (a client that
   // attaches right after start — `moor run` — sees everything). Capped.

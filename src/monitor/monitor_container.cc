@@ -85,8 +85,12 @@ Result<void> Monitor::StartContainer() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGHUP, SIG_DFL);
+    // Every signal back to its default: dispositions ignored by whoever started
+    // the daemon (a shell's `&` ignores INT and QUIT) must not reach the
+    // container, or `--stop-signal SIGQUIT` would do nothing.
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
     if (::dup2(in_r.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0 || ::dup2(err_w.get(), 2) < 0) ::_exit(127);
     ::execvp(argv[0], argv.data());
     const char msg[] = "moor monitor: cannot execute the OCI runtime\n";
@@ -150,6 +154,7 @@ void Monitor::CheckPidFile() {
   }
   pid_poll_at_ms_ = -1;
   UnwatchPidFile();
+  ArmOom();
   // A pidfd pins the process: signals never reach a recycled pid.
   pidfd_.Reset(PidfdOpen(static_cast<pid_t>(*pid)));
   state_.pid = static_cast<int>(*pid);
@@ -310,7 +315,10 @@ void Monitor::OnRuntimeExit(int status) {
   kill_at_ms_ = -1;
   pid_poll_at_ms_ = -1;
 
-  bool oom = exit_code == 137 && !cfg_.oom_file.empty() && ReadOomKillCount(cfg_.oom_file) > oom_baseline_;
+  OnOomEvent();  // an event not yet read
+  bool oom = exit_code == 137 && !cfg_.oom_file.empty() &&
+             (oom_seen_ || ReadOomKillCount(cfg_.oom_file) > oom_baseline_);
+  DisarmOom();
   bool manual = stop_requested_ || kill_sent_;
   state_.exit_code = exit_code;
   state_.oom_killed = oom;

@@ -14,6 +14,7 @@ enum : uint64_t {
   kKeyStdin,
   kKeyPty,
   kKeyConsole,
+  kKeyOom,
 };
 // Clients: kKeyClientBase + client id.
 inline constexpr uint64_t kKeyClientBase = uint64_t{1} << 32;

@@ -141,6 +141,9 @@ void Monitor::Dispatch(uint64_t key, uint32_t events) {
     case kKeyControl:
       AcceptClients();
       break;
+    case kKeyOom:
+      OnOomEvent();
+      break;
     case kKeyInotify: {
       char buf[4096];
       while (::read(inotify_.get(), buf, sizeof buf) > 0) {
