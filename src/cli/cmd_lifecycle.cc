@@ -159,15 +159,8 @@ Result<int> CmdWait(const Globals& g, const std::vector<std::string>& args) {
       /*print_name=*/false);
 }
 
-Result<int> CmdUpdate(const Globals& g, const std::vector<std::string>& args) {
-  auto a = TRY(ParseCommand(args, {{"memory", "m", true, false},
-                                   {"memory-swap", "", true, false},
-                                   {"cpus", "", true, false},
-                                   {"cpu-shares", "c", true, false},
-                                   {"cpuset-cpus", "", true, false},
-                                   {"pids-limit", "", true, false},
-                                   {"blkio-weight", "", true, false},
-                                   {"restart", "", true, false}}));
+// Flag values of update → its body. Bad values exit 125, as run's do.
+static Result<json> UpdateBody(const ParsedArgs& a) {
   json body = json::object();
   if (a.Has("memory")) body["Memory"] = TRY_CTX(ParseBytes(a.Get("memory")), "--memory");
   if (a.Has("memory-swap")) {
@@ -194,6 +187,21 @@ Result<int> CmdUpdate(const Globals& g, const std::vector<std::string>& args) {
   }
   if (a.Has("restart")) body["RestartPolicy"] = TRY(ParseRestartPolicy(a.Get("restart")));
   if (body.empty()) return FailInvalid("update: give at least one option to change (see --help)");
+  return body;
+}
+
+Result<int> CmdUpdate(const Globals& g, const std::vector<std::string>& args) {
+  auto a = TRY(ParseCommand(args, {{"memory", "m", true, false},
+                                   {"memory-swap", "", true, false},
+                                   {"cpus", "", true, false},
+                                   {"cpu-shares", "c", true, false},
+                                   {"cpuset-cpus", "", true, false},
+                                   {"pids-limit", "", true, false},
+                                   {"blkio-weight", "", true, false},
+                                   {"restart", "", true, false}}));
+  auto built = UpdateBody(a);
+  if (!built) return Fail(std::move(built.error()).WithExitCode(125));
+  json body = std::move(*built);
   auto d = TRY(Daemon::Connect(g));
   return ForEach(a.positional, "update: usage: moor update [OPTIONS] CONTAINER...",
                  [&](const std::string& n) -> Result<void> {

@@ -114,8 +114,12 @@ Result<std::string> CreateContainer(Daemon& d, const ContainerOptions& o) {
   auto r = TRY(d.http().Do("POST", target, body, h));
   if (r.status == 404 && o.pull == "missing" &&
       Lower(ResponseError(r).message()).find("image") != std::string::npos) {
-    std::fprintf(stderr, "Unable to find image '%s' locally\n", o.image.c_str());
-    TRY(PullImage(d, o.image, o.quiet));
+    // One line when the pull fails too (no registry, no network, a typo).
+    auto pulled = PullImage(d, o.image, /*quiet=*/true);
+    if (!pulled) {
+      return FailInvalid("no such image: " + o.image + " (not here, and pulling it failed: " +
+                         pulled.error().message() + ")");
+    }
     r = TRY(d.http().Do("POST", target, body, h));
   }
   if (r.status >= 300) return Fail(ResponseError(r));
