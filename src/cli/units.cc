@@ -29,40 +29,12 @@ bool TakeNumber(std::string_view& s, double* out) {
 }  // namespace
 
 Result<int64_t> ParseDuration(std::string_view s) {
-  std::string orig(s);
-  auto bad = [&] {
-    return FailInvalid("invalid duration \"" + orig +
+  auto ns = ParseDurationNs(s);
+  if (!ns) {
+    return FailInvalid("invalid duration \"" + std::string(s) +
                        "\": use a number with a unit (ms, s, m, h), e.g. 1m30s");
-  };
-  if (s == "0") return 0;
-  if (s.empty()) return bad();
-  double total = 0;
-  while (!s.empty()) {
-    double n = 0;
-    if (!TakeNumber(s, &n)) return bad();
-    size_t u = 0;
-    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
-    std::string_view unit = s.substr(0, u);
-    s.remove_prefix(u);
-    double scale = 0;
-    if (unit == "ns")
-      scale = 1;
-    else if (unit == "us" || unit == "µs")
-      scale = 1e3;
-    else if (unit == "ms")
-      scale = 1e6;
-    else if (unit == "s")
-      scale = 1e9;
-    else if (unit == "m")
-      scale = 60e9;
-    else if (unit == "h")
-      scale = 3600e9;
-    else
-      return bad();
-    total += n * scale;
   }
-  if (total > 9.2e18) return bad();
-  return static_cast<int64_t>(std::llround(total));
+  return *ns;
 }
 
 Result<int64_t> ParseBytes(std::string_view s) {

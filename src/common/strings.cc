@@ -1,5 +1,8 @@
 #include "common/strings.h"
 
+#include <cmath>
+#include <cstdlib>
+
 #include <charconv>
 #include <cstdio>
 
@@ -90,6 +93,37 @@ std::optional<uint64_t> ParseUint(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
+}
+
+std::optional<int64_t> ParseDurationNs(std::string_view s) {
+  if (s == "0") return 0;
+  if (s.empty()) return std::nullopt;
+  double total = 0;
+  while (!s.empty()) {
+    size_t n = 0;
+    while (n < s.size() && ((s[n] >= '0' && s[n] <= '9') || s[n] == '.')) ++n;
+    if (n == 0) return std::nullopt;
+    char* end = nullptr;
+    std::string number(s.substr(0, n));
+    double value = std::strtod(number.c_str(), &end);
+    if (end != number.c_str() + number.size()) return std::nullopt;
+    s.remove_prefix(n);
+    size_t u = 0;
+    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
+    std::string_view unit = s.substr(0, u);
+    s.remove_prefix(u);
+    double scale;
+    if (unit == "ns") scale = 1;
+    else if (unit == "us" || unit == "\u00b5s") scale = 1e3;
+    else if (unit == "ms") scale = 1e6;
+    else if (unit == "s") scale = 1e9;
+    else if (unit == "m") scale = 60e9;
+    else if (unit == "h") scale = 3600e9;
+    else return std::nullopt;
+    total += value * scale;
+  }
+  if (total > 9.2e18) return std::nullopt;
+  return static_cast<int64_t>(std::llround(total));
 }
 
 }  // namespace moor

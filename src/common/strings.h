@@ -21,5 +21,8 @@ std::optional<uint64_t> ParseUint(std::string_view s);
 // "512", "64k", "128m", "1g", "2t" (binary units, case-insensitive, optional
 // trailing "b"), or "-1"; nullopt on anything else or overflow.
 std::optional<int64_t> ParseByteSize(std::string_view s);
+// Go's duration syntax: "300ms", "1.5h", "2h45m", "0"; units ns, us/µs, ms, s,
+// m, h. Nanoseconds; nullopt when malformed, negative or too large.
+std::optional<int64_t> ParseDurationNs(std::string_view s);
 
 }  // namespace moor

@@ -61,5 +61,17 @@ TEST(Error, FromErrnoNamesTheCause) {
   EXPECT_EQ(e.errnum(), ENOENT);
 }
 
+TEST(ParseDurationNs, GoSyntax) {
+  EXPECT_EQ(ParseDurationNs("0"), 0);
+  EXPECT_EQ(ParseDurationNs("300ms"), 300'000'000);
+  EXPECT_EQ(ParseDurationNs("1m30s"), 90'000'000'000);
+  EXPECT_EQ(ParseDurationNs("1.5h"), 5'400'000'000'000);
+  EXPECT_EQ(ParseDurationNs("2us"), 2'000);
+  EXPECT_EQ(ParseDurationNs("\u00b5s"), std::nullopt);  // a unit without a number
+  for (const char* bad : {"", "10", "s", "1x", "1..2s", "-1s", "1e3s", "99999999999h"}) {
+    EXPECT_EQ(ParseDurationNs(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace moor

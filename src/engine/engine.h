@@ -141,6 +141,7 @@ class Engine {
   std::string RuntimePath(const std::string& name) const;
   std::vector<std::string> RuntimeArgv(const std::string& name) const;
   void StartHealth(const std::shared_ptr<Live>& c);
+  Result<std::string> InContainerFs(const std::string& key, const std::function<int(int out_fd)>& fn);
 
   EngineConfig cfg_;
   std::unique_ptr<store::StateStore> store_;

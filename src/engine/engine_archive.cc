@@ -15,6 +15,8 @@
 #include <cstring>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/file.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
@@ -149,7 +151,9 @@ static Result<std::string> InContainerRoot(const ContainerRecord& r, const std::
   return Fail(Error(code == 2 ? ENOENT : EINVAL, msg));
 }
 
-Result<std::string> Engine::ArchiveStat(const std::string& key, const std::string& path) {
+// Runs fn in a child confined to the container's root: its mount namespace
+// while it runs, else its rootfs mounted for the occasion.
+Result<std::string> Engine::InContainerFs(const std::string& key, const std::function<int(int out_fd)>& fn) {
   auto c = TRY(Find(key));
   std::unique_lock lock(c->mu);
   std::string rootfs = cfg_.ContainerDir(c->rec.id) + "/bundle/rootfs";
@@ -162,8 +166,18 @@ Result<std::string> Engine::ArchiveStat(const std::string& key, const std::strin
     TRY(image::MountOverlay(lowers, cfg_.ContainerDir(c->rec.id), rootfs));
     temp_mount = true;
   }
-  std::string abs = path[0] == '/' ? path : "/" + path;
-  auto r = InContainerRoot(c->rec, rootfs, [&](int out_fd) {
+  auto r = InContainerRoot(c->rec, rootfs, fn);
+  if (temp_mount) (void)image::UnmountOverlay(rootfs);
+  return r;
+}
+
+namespace {
+std::string Absolute(const std::string& p) { return !p.empty() && p[0] == '/' ? p : "/" + p; }
+}  // namespace
+
+Result<std::string> Engine::ArchiveStat(const std::string& key, const std::string& path) {
+  std::string abs = Absolute(path);
+  return InContainerFs(key, [&](int out_fd) {
     struct stat st {};
     if (lstat(abs.c_str(), &st) != 0) return Fail2(out_fd, 2, "no such file or directory in the container: " + abs);
     // Docker's stat header: Go's os.FileMode bits (dir 1<<31, symlink 1<<27).
@@ -172,54 +186,26 @@ Result<std::string> Engine::ArchiveStat(const std::string& key, const std::strin
     if (S_ISLNK(st.st_mode)) mode |= uint64_t{1} << 27;
     char target[4096] = {};
     if (S_ISLNK(st.st_mode)) (void)!readlink(abs.c_str(), target, sizeof target - 1);
-    std::string name = abs.substr(abs.find_last_of('/') + 1);
-    std::string json = "{\"name\":\"" + name + "\",\"size\":" + std::to_string(st.st_size) +
-                       ",\"mode\":" + std::to_string(mode) + ",\"mtime\":\"\",\"linkTarget\":\"" +
-                       std::string(target) + "\"}";
-    (void)!write(out_fd, json.data(), json.size());
+    nlohmann::json j = {{"name", abs.substr(abs.find_last_of('/') + 1)},
+                        {"size", static_cast<int64_t>(st.st_size)},
+                        {"mode", mode},
+                        {"mtime", ""},
+                        {"linkTarget", std::string(target)}};
+    std::string text = j.dump();
+    (void)!write(out_fd, text.data(), text.size());
     return 0;
   });
-  if (temp_mount) (void)image::UnmountOverlay(rootfs);
-  return r;
 }
 
 Result<void> Engine::ArchiveGet(const std::string& key, const std::string& path, int out_fd) {
-  auto c = TRY(Find(key));
-  std::unique_lock lock(c->mu);
-  std::string rootfs = cfg_.ContainerDir(c->rec.id) + "/bundle/rootfs";
-  bool temp_mount = false;
-  if (!c->prepared) {
-    std::lock_guard ilock(images_mu_);
-    auto img = TRY(images_->Resolve(c->rec.image_id));
-    auto lowers = TRY(images_->Layers(img));
-    TRY(MkdirAll(rootfs, 0755));
-    TRY(image::MountOverlay(lowers, cfg_.ContainerDir(c->rec.id), rootfs));
-    temp_mount = true;
-  }
-  std::string abs = path[0] == '/' ? path : "/" + path;
-  auto r = InContainerRoot(c->rec, rootfs, [&](int err_fd) { return WriteTar(abs, out_fd, err_fd); });
-  if (temp_mount) (void)image::UnmountOverlay(rootfs);
-  if (!r) return Fail(r.error());
+  std::string abs = Absolute(path);
+  TRY(InContainerFs(key, [&](int err_fd) { return WriteTar(abs, out_fd, err_fd); }));
   return {};
 }
 
 Result<void> Engine::ArchivePut(const std::string& key, const std::string& dir, const std::string& tar) {
-  auto c = TRY(Find(key));
-  std::unique_lock lock(c->mu);
-  std::string rootfs = cfg_.ContainerDir(c->rec.id) + "/bundle/rootfs";
-  bool temp_mount = false;
-  if (!c->prepared) {
-    std::lock_guard ilock(images_mu_);
-    auto img = TRY(images_->Resolve(c->rec.image_id));
-    auto lowers = TRY(images_->Layers(img));
-    TRY(MkdirAll(rootfs, 0755));
-    TRY(image::MountOverlay(lowers, cfg_.ContainerDir(c->rec.id), rootfs));
-    temp_mount = true;
-  }
-  std::string abs = dir[0] == '/' ? dir : "/" + dir;
-  auto r = InContainerRoot(c->rec, rootfs, [&](int err_fd) { return ExtractTar(abs, tar, err_fd); });
-  if (temp_mount) (void)image::UnmountOverlay(rootfs);
-  if (!r) return Fail(r.error());
+  std::string abs = Absolute(dir);
+  TRY(InContainerFs(key, [&](int err_fd) { return ExtractTar(abs, tar, err_fd); }));
   return {};
 }
 

@@ -48,39 +48,7 @@ std::optional<int64_t> Fraction(std::string_view s, size_t* pos) {
 }
 
 // Go duration: "300ms", "1.5h", "2h45m"; nullopt when malformed.
-std::optional<int64_t> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  double total = 0;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t start = pos;
-    while (pos < s.size() && ((s[pos] >= '0' && s[pos] <= '9') || s[pos] == '.')) ++pos;
-    if (pos == start) return std::nullopt;
-    double value = 0;
-    if (std::sscanf(std::string(s.substr(start, pos - start)).c_str(), "%lf", &value) != 1)
-      return std::nullopt;
-    size_t ustart = pos;
-    while (pos < s.size() && !((s[pos] >= '0' && s[pos] <= '9') || s[pos] == '.')) ++pos;
-    std::string_view unit = s.substr(ustart, pos - ustart);
-    double scale;
-    if (unit == "ns")
-      scale = 1;
-    else if (unit == "us" || unit == "µs")
-      scale = 1e3;
-    else if (unit == "ms")
-      scale = 1e6;
-    else if (unit == "s")
-      scale = 1e9;
-    else if (unit == "m")
-      scale = 60e9;
-    else if (unit == "h")
-      scale = 3600e9;
-    else
-      return std::nullopt;
-    total += value * scale;
-  }
-  return static_cast<int64_t>(total);
-}
+std::optional<int64_t> ParseDuration(std::string_view s) { return ParseDurationNs(s); }
 
 }  // namespace
 
