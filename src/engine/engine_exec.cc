@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
 #include "engine/routes.h"
+#include "image/run/user_lookup.h"
 
 extern char** environ;
 
@@ -106,7 +107,17 @@ Result<std::string> Engine::ExecCreate(const std::string& key, const std::string
     s->argv = RuntimeArgv(c->rec.runtime);
     s->argv.push_back("exec");
     for (const auto& e : j.value("Env", std::vector<std::string>{})) s->argv.insert(s->argv.end(), {"--env", e});
-    if (auto u = j.value("User", ""); !u.empty()) s->argv.insert(s->argv.end(), {"--user", u});
+    if (auto u = j.value("User", ""); !u.empty()) {
+      // Names are looked up in the container's own /etc/passwd and /etc/group
+      // (the runtime's --user takes numbers), as Docker does.
+      auto user = image::ResolveUser(cfg_.ContainerDir(c->rec.id) + "/bundle/rootfs", u);
+      if (!user) return Fail(Error(EINVAL, "exec --user " + u + ": " + user.error().message()));
+      std::string ids = std::to_string(user->uid) + ":" + std::to_string(user->gid);
+      s->argv.insert(s->argv.end(), {"--user", ids});
+      for (uint32_t g : user->additional_gids) {
+        s->argv.insert(s->argv.end(), {"--additional-gids", std::to_string(g)});
+      }
+    }
     if (auto wd = j.value("WorkingDir", ""); !wd.empty()) s->argv.insert(s->argv.end(), {"--cwd", wd});
   } catch (const json::exception& e) {
     return FailInvalid(std::string("exec: invalid request: ") + e.what());
@@ -253,8 +264,8 @@ Result<void> Engine::ExecStart(const std::string& exec_id, UniqueFd conn, std::s
       ssize_t n;
       while ((n = read(err_r.get(), buf, sizeof buf)) > 0) SendAll(conn.get(), {buf, static_cast<size_t>(n)});
     });
-    Pump(master->get(), conn.get(), "");
-    (void)pending;
+    // Input the client sent right behind its request goes to the pty first.
+    Pump(conn.get(), master->get(), pending);
     errs.join();
     finish();
     return {};

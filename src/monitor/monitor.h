@@ -68,6 +68,8 @@ class Monitor {
   void ReadOutput(int fd, std::string_view stream, bool drain);
   void CloseOutput(int fd);
   void DeliverOutput(std::string_view stream, std::string_view data);
+  void EmitOutput(std::string_view stream, std::string_view data);
+  void FlushPreStart();
   void CloseStdio();
   void PumpStdin();
   void SignalContainer(int sig);
@@ -119,6 +121,11 @@ class Monitor {
   // attaches right after start — `moor run` — sees everything). Capped.
   std::vector<std::pair<bool, std::string>> replay_;  // (is stderr, bytes)
   size_t replay_bytes_ = 0;
+  // Output before the container's pid is known: the runtime's own error when
+  // the start fails (then it goes to state.error only, not to the log), else
+  // the container's first bytes, passed on once the pid file is seen.
+  std::vector<std::pair<std::string, std::string>> pre_start_;
+  size_t pre_start_bytes_ = 0;
   bool kill_sent_ = false;
   bool stdin_out_watched_ = false;
   unsigned short rows_ = 0, cols_ = 0;  // last resize, applied when the pty arrives

@@ -101,6 +101,8 @@ Result<void> Monitor::StartContainer() {
   run_started_ms_ = MonotonicMs();
   replay_.clear();
   replay_bytes_ = 0;
+  pre_start_.clear();
+  pre_start_bytes_ = 0;
   oom_baseline_ = ReadOomKillCount(cfg_.oom_file);
   kill_sent_ = false;
   start_stderr_.clear();
@@ -155,6 +157,7 @@ void Monitor::CheckPidFile() {
   pid_poll_at_ms_ = -1;
   UnwatchPidFile();
   ArmOom();
+  FlushPreStart();
   // A pidfd pins the process: signals never reach a recycled pid.
   pidfd_.Reset(PidfdOpen(static_cast<pid_t>(*pid)));
   state_.pid = static_cast<int>(*pid);
@@ -215,6 +218,25 @@ void Monitor::CloseOutput(int fd) {
 void Monitor::DeliverOutput(std::string_view stream, std::string_view data) {
   if (state_.pid == 0 && stream == "stderr" && start_stderr_.size() < kStartErrorBytes)
     start_stderr_.append(data.substr(0, kStartErrorBytes - start_stderr_.size()));
+  if (state_.pid == 0 && runtime_pid_ > 0) {
+    if (pre_start_bytes_ + data.size() <= kReplayLimit) {
+      pre_start_.emplace_back(std::string(stream), std::string(data));
+      pre_start_bytes_ += data.size();
+      return;
+    }
+    FlushPreStart();  // this much output is the container's own
+  }
+  EmitOutput(stream, data);
+}
+
+void Monitor::FlushPreStart() {
+  auto held = std::move(pre_start_);
+  pre_start_.clear();
+  pre_start_bytes_ = 0;
+  for (const auto& [stream, data] : held) EmitOutput(stream, data);
+}
+
+void Monitor::EmitOutput(std::string_view stream, std::string_view data) {
   if (!cfg_.log_path.empty()) (void)log_.Write(stream, data);
   if (replay_bytes_ + data.size() <= kReplayLimit) {
     replay_.emplace_back(stream == "stderr", std::string(data));
@@ -307,6 +329,12 @@ void Monitor::OnRuntimeExit(int status) {
   ReadOutput(out_.get(), "stdout", true);
   ReadOutput(err_.get(), "stderr", true);
   ReadOutput(pty_.get(), "stdout", true);
+  if (started) {
+    FlushPreStart();
+  } else {  // the runtime's error: reported through state.error, not as output
+    pre_start_.clear();
+    pre_start_bytes_ = 0;
+  }
   CloseStdio();
   if (!cfg_.log_path.empty()) (void)log_.Flush();
   runtime_pid_ = -1;

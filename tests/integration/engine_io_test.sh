@@ -67,7 +67,8 @@ t_exec() {
 t_attach() {
   M run -d --name talker "$E_IMG" sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null || die "run talker"
   wait_status 10 talker running
-  timeout 2 "$MOOR" --root "$E_ROOT" attach talker >"$T_TMP/att.out" 2>&1
+  # attach passes signals on to the container (as docker attach does): -k ends it.
+  timeout -k 1 2 "$MOOR" --root "$E_ROOT" attach talker >"$T_TMP/att.out" 2>&1
   assert_contains "$(cat "$T_TMP/att.out")" "tick" "attach shows the running container's output"
   assert_eq running "$(status_of talker)" "the container keeps running after the client goes"
   M run -d -i --name reader "$E_IMG" sh -c 'read x; echo got-$x; exit 6' >/dev/null || die "run reader"
