@@ -109,6 +109,10 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
   }
   if (a.Has("bip")) cfg.default_subnet = a.Get("bip");
   if (a.Has("bridge")) cfg.bridge = a.Get("bridge");
+  if (cfg.bridge.rfind("moor", 0) != 0 || cfg.bridge.size() > 15) {
+    // Isolation between networks matches moor's bridges by that prefix.
+    return FailInvalid("--bridge \"" + cfg.bridge + "\": the name must start with \"moor\" and fit in 15 characters");
+  }
   if (a.Has("mtu")) {
     auto m = ParseInt(a.Get("mtu"));
     if (!m || *m < 576 || *m > 65535) return FailInvalid("--mtu must be between 576 and 65535");

@@ -170,6 +170,7 @@ Result<void> NetworkManager::Remove(const std::string& key, bool in_use) {
     return Fail(Error(EBUSY, "network " + n.name + " is in use by containers: remove or disconnect them first"));
   }
   TRY(netlink_.DeleteLink(n.bridge));
+  if (auto r = net::RemoveIsolation(n.bridge); !r) log::Warn("network " + n.name + ": " + r.error().message());
   if (!n.internal && cfg_.masquerade) {
     if (auto r = net::RemoveMasquerade(TRY(net::ParseSubnet(n.subnet))); !r) {
       log::Warn("network " + n.name + ": " + r.error().message());
@@ -233,6 +234,7 @@ Result<std::string> NetworkManager::Plumb(const std::string& container_id, const
       TRY(net::EnableIpForward());
       TRY(net::EnsureMasquerade(subnet, n.bridge));
     }
+    TRY(net::EnsureIsolation(n.bridge));
   }
   std::string path = TRY(net::CreatePinnedNetns(cfg_.NetnsDir(), container_id));
   auto fd = net::OpenNetns(path);

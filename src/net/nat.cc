@@ -26,6 +26,7 @@ std::string RuleComment(const Subnet& subnet) {
 // A rule of table ip moor whose comment is `comment`: its handle and its text
 // before the comment (to compare with the rule wanted).
 struct FoundRule {
+  std::string chain;
   std::string handle;
   std::string body;
 };
@@ -40,18 +41,21 @@ Result<std::vector<FoundRule>> FindRules(const std::string& comment) {
   if (!have_table) return found;
   std::string listing = TRY(RunNft("list table ip moor"));
   std::string marker = "comment \"" + comment + "\"";
+  std::string chain;
   for (const std::string& line : Split(listing, '\n')) {
+    std::string_view t = Trim(line);
+    if (t.starts_with("chain ")) chain = std::string(Trim(t.substr(6, t.find('{') - 6)));
     size_t at = line.find(marker);
     size_t hash = line.rfind("# handle ");
     if (at == std::string::npos || hash == std::string::npos) continue;
-    found.push_back({std::string(Trim(std::string_view(line).substr(hash + 9))),
+    found.push_back({chain, std::string(Trim(std::string_view(line).substr(hash + 9))),
                      std::string(Trim(std::string_view(line).substr(0, at)))});
   }
   return found;
 }
 
 Result<void> DeleteRules(const std::vector<FoundRule>& rules) {
-  for (const FoundRule& r : rules) TRY(RunNft("delete rule ip moor postrouting handle " + r.handle));
+  for (const FoundRule& r : rules) TRY(RunNft("delete rule ip moor " + r.chain + " handle " + r.handle));
   return {};
 }
 
@@ -101,6 +105,31 @@ Result<void> EnsureMasquerade(const Subnet& subnet, const std::string& bridge) {
 Result<void> RemoveMasquerade(const Subnet& subnet) {
   auto ctx = "remove outbound NAT for " + subnet.ToString();
   std::vector<FoundRule> rules = TRY_CTX(FindRules(RuleComment(subnet)), ctx);
+  TRY_CTX(DeleteRules(rules), ctx);
+  return {};
+}
+
+Result<void> EnsureIsolation(const std::string& bridge) {
+  auto ctx = "isolate network bridge " + bridge;
+  if (bridge.empty() || bridge.find_first_of("\"\\\n*") != std::string::npos) {
+    return FailInvalid(ctx + ": invalid bridge name \"" + bridge + "\"");
+  }
+  std::string comment = "moor-isolate:" + bridge;
+  std::string body = "iifname \"" + bridge + "\" oifname \"" + std::string(kBridgePattern) + "\" oifname != \"" +
+                     bridge + "\" drop";
+  TRY_CTX(RunNft("add table ip moor\n"
+                 "add chain ip moor forward { type filter hook forward priority 0; policy accept; }\n"),
+          ctx);
+  std::vector<FoundRule> rules = TRY_CTX(FindRules(comment), ctx);
+  if (rules.size() == 1) return {};
+  TRY_CTX(DeleteRules(rules), ctx);
+  TRY_CTX(RunNft("add rule ip moor forward " + body + " comment \"" + comment + "\""), ctx);
+  return {};
+}
+
+Result<void> RemoveIsolation(const std::string& bridge) {
+  auto ctx = "remove isolation of bridge " + bridge;
+  std::vector<FoundRule> rules = TRY_CTX(FindRules("moor-isolate:" + bridge), ctx);
   TRY_CTX(DeleteRules(rules), ctx);
   return {};
 }

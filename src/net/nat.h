@@ -16,6 +16,14 @@ Result<void> EnsureMasquerade(const Subnet& subnet, const std::string& bridge);
 Result<void> RemoveMasquerade(const Subnet& subnet);
 Result<void> EnableIpForward();
 
+// Networks do not reach each other (Docker's isolation between bridge
+// networks): in chain "forward" of table ip moor, traffic entering from
+// `bridge` and leaving through another moor bridge (kBridgePattern) is
+// dropped. Idempotent.
+inline constexpr const char* kBridgePattern = "moor*";
+Result<void> EnsureIsolation(const std::string& bridge);
+Result<void> RemoveIsolation(const std::string& bridge);
+
 // Runs nft commands (nft syntax, one per line) through libnftables and
 // returns what they print (listings show rule handles). Errors carry nft's
 // own message. For the functions above, diagnostics and tests.

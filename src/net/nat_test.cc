@@ -66,6 +66,27 @@ TEST_F(NatTest, EnsureIsIdempotentAndRemoveRemoves) {
   EXPECT_EQ(r.code, 0) << r.out;
 }
 
+TEST_F(NatTest, IsolationDropsTrafficBetweenMoorBridgesOnce) {
+  auto r = RunInPrivateNetns([&](int out_fd) {
+    CHILD_OK(RemoveIsolation("moor0"));  // nothing there: fine
+    CHILD_OK(EnsureIsolation("moor0"));
+    CHILD_OK(EnsureIsolation("moor0"));
+    CHILD_OK(EnsureIsolation("moor-abc"));
+    std::string rules = CHILD_OK(RunNft("list ruleset"));
+    CHILD_EXPECT(CountOf(rules, " drop ") == 2, rules);
+    CHILD_EXPECT(rules.find("type filter hook forward") != std::string::npos, rules);
+    CHILD_EXPECT(rules.find("iifname \"moor0\" oifname \"moor*\" oifname != \"moor0\" drop") != std::string::npos,
+                 rules);
+    CHILD_EXPECT(!EnsureIsolation("moor\"x"), "a quote in the name is refused");
+    CHILD_EXPECT(!EnsureIsolation("moor*"), "a wildcard in the name is refused");
+    CHILD_OK(RemoveIsolation("moor0"));
+    rules = CHILD_OK(RunNft("list ruleset"));
+    CHILD_EXPECT(CountOf(rules, " drop ") == 1 && rules.find("moor-isolate:moor-abc") != std::string::npos, rules);
+    return 0;
+  });
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
 TEST_F(NatTest, RejectsBadBridgeNamesAndReportsNftErrors) {
   auto r = RunInPrivateNetns([&](int out_fd) {
     Subnet a = *ParseSubnet("172.30.0.0/16");
