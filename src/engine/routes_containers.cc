@@ -24,7 +24,9 @@ namespace {
 
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    // write(), not send(): one side may be a pty master (exec -t). The daemon
+    // ignores SIGPIPE.
+    ssize_t n = write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data.remove_prefix(static_cast<size_t>(n));
