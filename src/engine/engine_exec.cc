@@ -264,10 +264,28 @@ Result<void> Engine::ExecStart(const std::string& exec_id, UniqueFd conn, std::s
       ssize_t n;
       while ((n = read(err_r.get(), buf, sizeof buf)) > 0) SendAll(conn.get(), {buf, static_cast<size_t>(n)});
     });
-    // Input the client sent right behind its request goes to the pty first.
-    Pump(conn.get(), master->get(), pending);
+    // Input (first what the client sent right behind its request) goes to
+    // the pty; output comes back until the pty closes. The exit status is
+    // recorded before the client sees the end of the stream, so its
+    // inspect right after reads it.
+    int m = master->get();
+    std::thread input([&, pend = std::move(pending)] {
+      if (!pend.empty()) (void)!write(m, pend.data(), pend.size());
+      char buf[16384];
+      ssize_t n;
+      while ((n = read(conn.get(), buf, sizeof buf)) > 0) {
+        if (write(m, buf, static_cast<size_t>(n)) < 0) break;
+      }
+    });
+    char buf[32768];
+    ssize_t n;
+    while ((n = read(m, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0 && !SendAll(conn.get(), {buf, static_cast<size_t>(n)})) break;
+    }
     errs.join();
     finish();
+    shutdown(conn.get(), SHUT_RDWR);  // ends the input thread's read
+    input.join();
     return {};
   }
   // Without a TTY: stdin from the connection, stdout/stderr framed to it.

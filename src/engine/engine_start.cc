@@ -364,8 +364,10 @@ void Engine::Subscribe(const std::shared_ptr<Live>& c) {
 
 void Engine::OnMonitorEvent(const std::shared_ptr<Live>& c, const std::string& line) {
   std::string event;
+  json ev;
   try {
-    event = json::parse(line).value("event", "");
+    ev = json::parse(line);
+    event = ev.value("event", "");
   } catch (const json::exception&) {
     return;
   }
@@ -379,6 +381,12 @@ void Engine::OnMonitorEvent(const std::shared_ptr<Live>& c, const std::string& l
   if (event == "start") {
     if (s.restart_count > 0) Publish(c->rec, "start");
   } else if (event == "die") {
+    // The event carries the exit: state.json may not have it yet.
+    s.exit_code = ev.value("exit_code", s.exit_code);
+    s.oom_killed = ev.value("oom_killed", s.oom_killed);
+    s.pid = 0;
+    if (s.status == "running") s.status = "exited";
+    if (s.finished_at.empty() || s.finished_at < s.started_at) s.finished_at = NowRfc3339Nano();
     ++c->die_count;
     if (s.oom_killed) Publish(c->rec, "oom");
     Publish(c->rec, "die", {{"exitCode", std::to_string(s.exit_code)}});
