@@ -763,7 +763,7 @@ std::string TmpfsString(const MountSpec& m) {
   if (m.tmpfs_noexec) opts.emplace_back("noexec");
   if (m.tmpfs_size) opts.push_back("size=" + std::to_string(m.tmpfs_size));
   if (m.tmpfs_mode) {
-    char buf[16];
+    char buf[32];  // "mode=" + up to 11 octal digits of a uint32_t
     snprintf(buf, sizeof buf, "mode=%o", m.tmpfs_mode);
     opts.emplace_back(buf);
   }
