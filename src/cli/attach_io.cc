@@ -76,10 +76,13 @@ bool TerminalSize(int* rows, int* cols) {
 SignalRelay::SignalRelay(std::function<void()> on_resize, std::function<void(int)> on_signal)
     : relays_termination_(static_cast<bool>(on_signal)) {
   sigset_t set = RelayedSignals(relays_termination_);
+  // SIGUSR1 wakes the thread when the relay ends (the destructor sends it to
+  // that thread), so the CLI does not wait out a poll interval before exiting.
+  // It stays blocked in the process afterwards.
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   thread_ = std::thread([this, set, on_resize = std::move(on_resize), on_signal = std::move(on_signal)] {
-    // Polls the stop flag between waits so the destructor can join quickly.
-    timespec tick{0, 100'000'000};
+    timespec tick{1, 0};  // a safety net only
     while (!stop_) {
       int sig = sigtimedwait(&set, nullptr, &tick);
       if (sig == SIGWINCH && on_resize) on_resize();
@@ -90,6 +93,7 @@ SignalRelay::SignalRelay(std::function<void()> on_resize, std::function<void(int
 
 SignalRelay::~SignalRelay() {
   stop_ = true;
+  pthread_kill(thread_.native_handle(), SIGUSR1);
   thread_.join();
   sigset_t set = RelayedSignals(relays_termination_);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
