@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <optional>
 
+#include <unistd.h>
+
 #include "cli/attach_io.h"
 #include "cli/container_session.h"
 #include "cli/daemon_client.h"
@@ -23,6 +25,9 @@ Result<int> CmdExec(const Globals& g, const std::vector<std::string>& args) {
   if (a.positional.size() < 2)
     return FailInvalid("exec: usage: moor exec [OPTIONS] CONTAINER COMMAND [ARG...]");
   bool tty = a.Bool("tty"), in = a.Bool("interactive"), detach = a.Bool("detach");
+  if (tty && in && !detach && !isatty(STDIN_FILENO)) {
+    return FailInvalid("the input device is not a TTY: drop -t, or run from a terminal");
+  }
   json body = {{"Cmd", std::vector<std::string>(a.positional.begin() + 1, a.positional.end())},
                {"Env", a.All("env")},
                {"User", a.Get("user")},

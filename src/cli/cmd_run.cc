@@ -3,6 +3,8 @@
 // 125, a command that cannot be found 127, one that cannot run 126, as docker.
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "cli/container_flags.h"
 #include "cli/container_session.h"
 #include "cli/daemon_client.h"
@@ -32,6 +34,10 @@ Result<int> CmdCreate(const Globals& g, const std::vector<std::string>& args) {
 Result<int> CmdRun(const Globals& g, const std::vector<std::string>& args) {
   auto o = ParseContainerArgs(args, /*run=*/true);
   if (!o) return Fail(Exit125(std::move(o.error())));
+  // As docker: -it needs a terminal on stdin; checked before anything is made.
+  if (o->tty && o->interactive && !o->detach && !isatty(STDIN_FILENO)) {
+    return FailInvalid("the input device is not a TTY: drop -t, or run from a terminal");
+  }
   auto d = Daemon::Connect(g);
   if (!d) return Fail(Exit125(std::move(d.error())));
   auto id = CreateContainer(*d, *o);

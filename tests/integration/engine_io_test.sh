@@ -26,8 +26,9 @@ t_run_it() {
   assert_contains "$out" "in-run-5" "run -it: the shell reads what is typed"
   assert_contains "$out" "/dev/pts/" "and has a terminal"
   assert_eq 4 "$rc" "run -it exits with the shell's code"
-  capture M run -it --rm "$E_IMG" sh
+  capture M run -it --rm "$E_IMG" sh </dev/null
   assert_ne 0 "$RC" "run -it with stdin not a terminal fails"
+  assert_contains "$ERR" "not a TTY" "at once, saying why"
   assert_true "with one line ($ERR)" one_line
 }
 
