@@ -18,7 +18,6 @@ source "$(dirname "$0")/docker_lib.sh"
 
 MOOR_BIN=${MOOR_BIN:-$MOOR_SRC/build/cmd/moor/moor}
 REGISTRY_BIN=${REGISTRY_BIN:-/usr/bin/docker-registry}
-MOOR_RUN_STATE=/run/moor/run   # where `moor run` keeps its containers' runtime state
 
 if [[ ! -x "$MOOR_BIN" ]]; then
   say "$T_NAME: moor binary not found: MOOR_BIN=$MOOR_BIN (build it, or set MOOR_BIN)"
@@ -51,30 +50,56 @@ moor_image_id() {
     jq -r 'if type == "array" then .[0] else . end | .Id // empty' 2>/dev/null
 }
 
-# moor_run ROOTNAME ARGS...: `moor run --name <unique>` ARGS; sets OUT/ERR/RC. Afterwards
-# checks that the container left nothing: no runtime state under /run/moor/run, no work
-# dir under the root, no mount and no cgroup named after it.
+# A moor daemon per state root, started on first use (moor run goes through it). Its
+# containers use --network none: nothing is made on this network namespace. Cases run in
+# subshells, so the daemons are recorded in a file ("pid socket root" per line).
+declare -A MD_SOCK=()
+moor_daemon() {
+  local rootname=$1
+  [[ -n "${MD_SOCK[$rootname]:-}" ]] && return 0
+  local exec_root
+  exec_root=$(mktemp -d /tmp/mi.XXXXXX)
+  "$MOOR_BIN" daemon --root "$T_TMP/moor-$rootname" --exec-root "$exec_root" -H "$exec_root/moor.sock" \
+    >>"$T_TMP/daemon-$rootname.log" 2>&1 &
+  echo "$! $exec_root/moor.sock $T_TMP/moor-$rootname" >>"$T_TMP/moor-daemons"
+  MD_SOCK[$rootname]="$exec_root/moor.sock"
+  wait_for 20 "moor daemon for $rootname answers" \
+    "$MOOR_BIN" -H "unix://$exec_root/moor.sock" --root "$T_TMP/moor-$rootname" version
+}
+stop_moor_daemons() {
+  [[ -f "$T_TMP/moor-daemons" ]] || return 0
+  local pid sock root ids
+  while read -r pid sock root; do
+    ids=$("$MOOR_BIN" -H "unix://$sock" --root "$root" ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086
+    [[ -n "$ids" ]] && "$MOOR_BIN" -H "unix://$sock" --root "$root" rm -f $ids >/dev/null 2>&1
+    kill -TERM "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    grep -F " $(dirname "$sock")/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l
+    rm -rf "$(dirname "$sock")"
+  done <"$T_TMP/moor-daemons"
+  rm -f "$T_TMP/moor-daemons"
+}
+
+# moor_run ROOTNAME ARGS...: `moor run --rm --network none --name <unique>` ARGS through
+# that root's daemon; sets OUT/ERR/RC. Afterwards checks that the container left
+# nothing: no container, no mount under the root.
 moor_run() {
   local rootname=$1; shift
+  moor_daemon "$rootname"
   local id
   id="mt-interop-$$-$(($(cat "$T_TMP/seq") + 1))"
   echo "$(($(cat "$T_TMP/seq") + 1))" >"$T_TMP/seq"
-  capture M "$rootname" run --name "$id" "$@"
+  capture M "$rootname" -H "unix://${MD_SOCK[$rootname]}" run --rm --network none --name "$id" "$@"
   local out=$OUT err=$ERR rc=$RC left=()
-  [[ -e "$MOOR_RUN_STATE/$id" ]] && left+=("state $MOOR_RUN_STATE/$id")
-  [[ -e "$T_TMP/moor-$rootname/run/$id" ]] && left+=("work dir $T_TMP/moor-$rootname/run/$id")
+  local ctrs
+  ctrs=$(M "$rootname" -H "unix://${MD_SOCK[$rootname]}" ps -aq 2>/dev/null | tr '\n' ' ')
+  [[ -n "$ctrs" ]] && left+=("containers: $ctrs")
   local mnts
-  mnts=$(grep -F -- "$id" /proc/self/mountinfo | cut -d' ' -f5)
+  mnts=$(grep -F -- "$T_TMP/moor-$rootname/containers/" /proc/self/mountinfo | cut -d' ' -f5)
   [[ -n "$mnts" ]] && left+=("mounts: $(tr '\n' ' ' <<<"$mnts")")
-  local cg
-  cg=$(find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null | tr '\n' ' ')
-  [[ -n "$cg" ]] && left+=("cgroups: $cg")
   if ((${#left[@]} > 0)); then
     fail "moor run $id left: ${left[*]}"
-    # remove it so later runs and the final leak check start clean
-    local mnt
-    for mnt in $(sort -r <<<"$mnts"); do umount -l "$mnt"; done
-    rm -rf "${MOOR_RUN_STATE:?}/$id" "$T_TMP/moor-$rootname/run/$id"
   fi
   OUT=$out ERR=$err RC=$rc
 }
@@ -149,6 +174,7 @@ stop_registry() {
 # their leak checks.
 _interop_on_exit() {
   local rc=$?
+  stop_moor_daemons
   stop_registry
   (exit "$rc")
   _dk_on_exit
@@ -373,7 +399,7 @@ EOF
   assert_eq 0 "$RC" "moor build with a FROM only the registry has exits 0 (stderr: $(_clip "$ERR"))"
   capture M r4 image inspect "$base"
   assert_eq 0 "$RC" "the base image was pulled into the empty root by the build"
-  capture M r4 run --name "interop-pullbase-$$" pulled-base:1
+  moor_run r4 pulled-base:1
   assert_eq $'sent by docker\nRUN in /work saw hello from docker' "$OUT" \
     "the built image has the base's files, COPY --from's file and RUN's output"
 }
@@ -383,5 +409,6 @@ docker_case "docker build + push → moor pull + run" t_docker_to_moor
 docker_case "docker whiteouts and opaque dirs → moor run" t_docker_whiteouts
 docker_case "moor build FROM and COPY --from a registry image" t_moor_build_pulls_base
 
+stop_moor_daemons
 stop_registry
 docker_finish
