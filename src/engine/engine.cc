@@ -2,9 +2,10 @@
 // inspect and list. Lifecycle: engine_start.cc, engine_stop.cc.
 #include "engine/engine.h"
 
-#include <cerrno>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -200,6 +201,13 @@ Result<std::string> Engine::Create(const std::string& name_in, const std::string
     return FailInvalid("published ports need a bridge network; --network " + mode + " has none");
   }
   if (mode.rfind("container:", 0) == 0) TRY(Find(mode.substr(10)));
+  // Bind sources must exist (Docker's --mount rule; a missing source would
+  // otherwise fail at start, or race with it).
+  for (const auto& m : rec.config.mounts) {
+    if (m.type == "bind" && access(m.source.c_str(), F_OK) != 0) {
+      return FailInvalid("bind source path does not exist: " + m.source + " (create it, or fix the -v/--mount)");
+    }
+  }
   // Named volumes are made on first use, as Docker does.
   for (const auto& m : rec.config.mounts) {
     if (m.type == "volume" && !m.source.empty()) TRY(volumes_->Create(m.source, {}));
