@@ -42,6 +42,7 @@ Engine::~Engine() {
   for (auto& c : all) {
     std::lock_guard lock(c->mu);
     c->health_stop = true;
+    c->cv.notify_all();  // wakes health threads waiting out their interval
     if (c->sub_fd >= 0) shutdown(c->sub_fd, SHUT_RDWR);
   }
   // Subscription and health threads hold shared_ptrs and end on their own

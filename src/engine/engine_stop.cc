@@ -47,6 +47,7 @@ Result<void> Engine::StopLocked(Live& c, std::unique_lock<std::mutex>& lock, std
     r.state.status = "running";
   }
   c.health_stop = true;
+  c.cv.notify_all();
   if (c.monitor_alive) {
     json req = {{"op", "stop"}, {"signal", signo}, {"timeout", timeout}};
     std::string dir = cfg_.MonitorDir(r.id);
