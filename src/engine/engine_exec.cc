@@ -21,6 +21,7 @@
 #include "engine/engine_internal.h"
 #include "engine/routes.h"
 #include "image/run/user_lookup.h"
+#include "monitor/unix_socket.h"
 
 extern char** environ;
 
@@ -60,26 +61,6 @@ std::string Framed(int stream, const char* p, size_t n) {
   f[7] = static_cast<char>(n & 255);
   f.append(p, n);
   return f;
-}
-
-// Receives one fd over a unix socket (the runtime's --console-socket).
-Result<UniqueFd> ReceiveFd(int listen_fd) {
-  UniqueFd conn(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!conn) return FailErrno("accept console socket");
-  char data[256];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  if (recvmsg(conn.get(), &msg, MSG_CMSG_CLOEXEC) < 0) return FailErrno("receive pty");
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return FailInvalid("the runtime sent no pty");
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return UniqueFd(fd);
 }
 
 }  // namespace
@@ -248,7 +229,8 @@ Result<void> Engine::ExecStart(const std::string& exec_id, UniqueFd conn, std::s
     return {};
   }
   if (s->tty) {
-    auto master = ReceiveFd(listener.get());
+    UniqueFd console(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    auto master = console ? monitor::ReceiveFd(console.get()) : Result<UniqueFd>(FailErrno("accept console socket"));
     if (!master) {
       kill(pid, SIGKILL);
       finish();

@@ -36,10 +36,6 @@ std::string RandomName();  // "brave_turing"-like, for containers without --name
 int64_t NowNs();
 std::string NowRfc3339Nano();
 
-// Connects to DIR/monitor.sock, sends one request line and reads the first
-// answer line into *first. The connection stays open (subscribe, attach).
-Result<UniqueFd> MonitorConnect(const std::string& dir, const std::string& request, std::string* first,
-                                int timeout_ms);
 // Reads one '\n'-terminated line (without it); false at EOF/error.
 bool ReadLine(int fd, std::string& buf, std::string* line);
 

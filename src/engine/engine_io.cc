@@ -49,7 +49,7 @@ Result<UniqueFd> Engine::Attach(const std::string& key, bool in, bool out, bool 
   }
   json req = {{"op", "attach"}, {"stdin", in}, {"stdout", out}, {"stderr", err}, {"replay", replay}};
   std::string answer;
-  auto fd = TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "attach");
+  auto fd = TRY_CTX(monitor::MonitorOpenStream(dir, req.dump(), 5000, &answer), "attach");
   try {
     auto a = json::parse(answer);
     if (!a.value("ok", false)) return FailInvalid("attach: " + a.value("error", answer));
@@ -69,7 +69,7 @@ Result<void> Engine::Resize(const std::string& key, int height, int width) {
   }
   json req = {{"op", "resize"}, {"height", height}, {"width", width}};
   std::string answer;
-  TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "resize");
+  TRY_CTX(monitor::MonitorOpenStream(dir, req.dump(), 5000, &answer), "resize");
   return {};
 }
 

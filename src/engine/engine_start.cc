@@ -338,7 +338,7 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
 void Engine::Subscribe(const std::shared_ptr<Live>& c) {
   std::string dir = cfg_.MonitorDir(c->rec.id);
   std::string first;
-  auto conn = MonitorConnect(dir, R"({"op":"subscribe"})", &first, 5000);
+  auto conn = monitor::MonitorOpenStream(dir, R"({"op":"subscribe"})", 5000, &first);
   if (!conn) {
     log::Warn("container " + c->rec.name + ": " + conn.error().message());
     std::thread([this, c] { OnMonitorGone(c); }).detach();
@@ -450,7 +450,7 @@ Result<void> Engine::Reconcile(const std::shared_ptr<Live>& c) {
   if (!c->rec.Running()) return {};
   std::string dir = cfg_.MonitorDir(c->rec.id);
   std::string first;
-  auto probe = MonitorConnect(dir, R"({"op":"state"})", &first, 2000);
+  auto probe = monitor::MonitorOpenStream(dir, R"({"op":"state"})", 2000, &first);
   c->prepared = true;
   if (probe) {
     c->monitor_alive = true;

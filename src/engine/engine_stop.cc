@@ -53,7 +53,7 @@ Result<void> Engine::StopLocked(Live& c, std::unique_lock<std::mutex>& lock, std
     std::string dir = cfg_.MonitorDir(r.id);
     lock.unlock();
     std::string answer;
-    auto conn = MonitorConnect(dir, req.dump(), &answer, std::min(timeout, 1'000'000) * 1000 + 30000);
+    auto conn = monitor::MonitorOpenStream(dir, req.dump(), std::min(timeout, 1'000'000) * 1000 + 30000, &answer);
     lock.lock();
     if (!conn && c.monitor_alive) {
       log::Warn("container " + r.name + ": stop: " + conn.error().message());
@@ -87,7 +87,7 @@ Result<void> Engine::Kill(const std::string& key, const std::string& signal) {
   std::string answer;
   std::string dir = cfg_.MonitorDir(c->rec.id);
   lock.unlock();
-  TRY_CTX(MonitorConnect(dir, req.dump(), &answer, 5000), "kill container");
+  TRY_CTX(monitor::MonitorOpenStream(dir, req.dump(), 5000, &answer), "kill container");
   lock.lock();
   Publish(c->rec, "kill", {{"signal", std::to_string(signo)}});
   return {};

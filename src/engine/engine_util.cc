@@ -64,43 +64,6 @@ bool ReadLine(int fd, std::string& buf, std::string* line) {
   }
 }
 
-Result<UniqueFd> MonitorConnect(const std::string& dir, const std::string& request, std::string* first,
-                                int timeout_ms) {
-  std::string path = dir + "/monitor.sock";
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return FailErrno("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return FailInvalid("monitor socket path too long: " + path);
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return FailErrno("connect to monitor " + path);
-  }
-  std::string req = request + "\n";
-  if (send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    return FailErrno("send to monitor");
-  }
-  std::string buf;
-  for (;;) {
-    auto nl = buf.find('\n');
-    if (nl != std::string::npos) {
-      *first = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      break;
-    }
-    pollfd p{fd.get(), POLLIN, 0};
-    int r = poll(&p, 1, timeout_ms);
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) return Fail(Error(ETIMEDOUT, "the container's monitor did not answer within " +
-                                                 std::to_string(timeout_ms) + " ms"));
-    char tmp[1];  // byte by byte: what follows the first line belongs to the caller
-    ssize_t n = read(fd.get(), tmp, 1);
-    if (n <= 0) return Fail(Error(ECONNRESET, "the container's monitor closed the connection"));
-    buf.push_back(tmp[0]);
-  }
-  return fd;
-}
-
 void ApplyMonitorState(const monitor::MonitorState& m, ContainerState* s) {
   if (m.status == "running" || m.status == "starting") {
     s->status = "running";

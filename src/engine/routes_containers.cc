@@ -64,16 +64,6 @@ std::optional<int> OptInt(const Request& r, const std::string& k) {
   return static_cast<int>(*n);
 }
 
-#define ENGINE_TRY(w, expr)                         \
-  ({                                                \
-    auto&& r_ = (expr);                             \
-    if (!r_) {                                      \
-      SendEngineError(w, r_.error());               \
-      return;                                       \
-    }                                               \
-    ::moor::detail::TakeValue(std::move(r_));       \
-  })
-
 void NoContent(ResponseWriter& w) { w.Send({204, {}, ""}); }
 
 // 304 for "already started/stopped", as Docker answers.
@@ -103,6 +93,24 @@ std::string Base64(std::string_view in) {
 
 }  // namespace
 
+bool ParseFilters(const Request& req, std::multimap<std::string, std::string>* out) {
+  auto f = req.Query("filters");
+  if (!f || f->empty()) return true;
+  try {
+    const json parsed = json::parse(*f);  // must outlive the loop over items()
+    for (auto& [k, v] : parsed.items()) {
+      if (v.is_array()) {
+        for (auto& x : v) out->emplace(k, x.get<std::string>());
+      } else if (v.is_object()) {
+        for (auto& [x, on] : v.items()) out->emplace(k, x);
+      }
+    }
+  } catch (const json::exception&) {
+    return false;
+  }
+  return true;
+}
+
 void Pump(int a, int b, std::string a_pending) {
   if (!a_pending.empty()) WriteAll(b, a_pending);
   std::thread t([a, b] { Copy(a, b); });
@@ -112,30 +120,19 @@ void Pump(int a, int b, std::string a_pending) {
 
 void RegisterContainerRoutes(api::Router& router, Engine& e) {
   router.Handle("POST", "/containers/create", [&e](const Request& req, ResponseWriter& w) {
-    auto id = ENGINE_TRY(w, e.Create(req.Query("name").value_or(""), req.body));
+    auto id = ROUTE_TRY(w, e.Create(req.Query("name").value_or(""), req.body));
     w.SendJson(201, json{{"Id", id}, {"Warnings", json::array()}}.dump());
   });
   router.Handle("GET", "/containers/json", [&e](const Request& req, ResponseWriter& w) {
     ListFilter f;
     f.all = req.QueryBool("all");
-    if (auto filters = req.Query("filters"); filters && !filters->empty()) {
-      try {
-        const json parsed = json::parse(*filters);  // must outlive the loop over items()
-        for (auto& [k, v] : parsed.items()) {
-          if (v.is_array()) {
-            for (auto& x : v) f.terms.emplace(k, x.get<std::string>());
-          } else if (v.is_object()) {
-            for (auto& [x, on] : v.items()) f.terms.emplace(k, x);
-          }
-        }
-      } catch (const json::exception&) {
-        return w.SendError(400, "invalid filters: expected JSON like {\"status\":[\"running\"]}");
-      }
+    if (!ParseFilters(req, &f.terms)) {
+      return w.SendError(400, "invalid filters: expected JSON like {\"status\":[\"running\"]}");
     }
-    w.SendJson(200, ENGINE_TRY(w, e.ListJson(f)));
+    w.SendJson(200, ROUTE_TRY(w, e.ListJson(f)));
   });
   router.Handle("GET", "/containers/{id}/json", [&e](const Request& req, ResponseWriter& w) {
-    w.SendJson(200, ENGINE_TRY(w, e.InspectJson(req.Param("id"))));
+    w.SendJson(200, ROUTE_TRY(w, e.InspectJson(req.Param("id"))));
   });
   router.Handle("POST", "/containers/{id}/start", [&e](const Request& req, ResponseWriter& w) {
     NoContentOr304(w, e.Start(req.Param("id")));
@@ -180,7 +177,7 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
   });
   router.Handle("GET", "/containers/{id}/logs", [&e](const Request& req, ResponseWriter& w) {
     std::string id = req.Param("id");
-    auto rec = ENGINE_TRY(w, e.Get(id));
+    auto rec = ROUTE_TRY(w, e.Get(id));
     monitor::LogQuery q;
     q.follow = req.QueryBool("follow");
     q.stdout = req.QueryBool("stdout", true);
@@ -215,7 +212,7 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     // Answered at once (the client starts the container after this answer,
     // as `moor run` does); the stream begins when the container runs.
     std::string id = req.Param("id");
-    ENGINE_TRY(w, e.Get(id));
+    ROUTE_TRY(w, e.Get(id));
     std::string pending;
     UniqueFd client = w.Hijack({{"content-type", "application/vnd.docker.multiplexed-stream"}}, &pending);
     if (!client) return;
@@ -234,12 +231,12 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     w.Send({200, {}, ""});
   });
   router.Handle("GET", "/containers/{id}/top", [&e](const Request& req, ResponseWriter& w) {
-    w.SendJson(200, ENGINE_TRY(w, e.TopJson(req.Param("id"), req.Query("ps_args").value_or(""))));
+    w.SendJson(200, ROUTE_TRY(w, e.TopJson(req.Param("id"), req.Query("ps_args").value_or(""))));
   });
   router.Handle("GET", "/containers/{id}/stats", [&e](const Request& req, ResponseWriter& w) {
     std::string id = req.Param("id");
-    if (!req.QueryBool("stream", true)) return w.SendJson(200, ENGINE_TRY(w, e.StatsJson(id)));
-    ENGINE_TRY(w, e.Get(id));
+    if (!req.QueryBool("stream", true)) return w.SendJson(200, ROUTE_TRY(w, e.StatsJson(id)));
+    ROUTE_TRY(w, e.Get(id));
     w.StartStream(200, {{"content-type", "application/json"}});
     for (;;) {
       auto s = e.StatsJson(id);
@@ -249,16 +246,16 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     }
   });
   router.Handle("POST", "/containers/{id}/update", [&e](const Request& req, ResponseWriter& w) {
-    w.SendJson(200, ENGINE_TRY(w, e.Update(req.Param("id"), req.body)));
+    w.SendJson(200, ROUTE_TRY(w, e.Update(req.Param("id"), req.body)));
   });
   router.Handle("POST", "/containers/prune", [&e](const Request&, ResponseWriter& w) {
-    auto ids = ENGINE_TRY(w, e.Prune());
+    auto ids = ROUTE_TRY(w, e.Prune());
     w.SendJson(200, json{{"ContainersDeleted", ids}, {"SpaceReclaimed", 0}}.dump());
   });
   router.Handle("GET", "/containers/{id}/archive", [&e](const Request& req, ResponseWriter& w) {
     auto path = req.Query("path");
     if (!path || path->empty()) return w.SendError(400, "path is required");
-    ENGINE_TRY(w, e.Get(req.Param("id")));
+    ROUTE_TRY(w, e.Get(req.Param("id")));
     std::string pending;
     // Checked before the answer: a missing path is a 404, not a broken tar.
     int fds[2];
@@ -286,17 +283,17 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
   router.Handle("HEAD", "/containers/{id}/archive", [&e](const Request& req, ResponseWriter& w) {
     auto path = req.Query("path");
     if (!path || path->empty()) return w.SendError(400, "path is required");
-    auto st = ENGINE_TRY(w, e.ArchiveStat(req.Param("id"), *path));
+    auto st = ROUTE_TRY(w, e.ArchiveStat(req.Param("id"), *path));
     w.Send({200, {{"x-docker-container-path-stat", Base64(st)}}, ""});
   });
   router.Handle("PUT", "/containers/{id}/archive", [&e](const Request& req, ResponseWriter& w) {
     auto path = req.Query("path");
     if (!path || path->empty()) return w.SendError(400, "path is required");
-    ENGINE_TRY(w, e.ArchivePut(req.Param("id"), *path, req.body));
+    ROUTE_TRY(w, e.ArchivePut(req.Param("id"), *path, req.body));
     w.Send({200, {}, ""});
   });
   router.Handle("POST", "/containers/{id}/exec", [&e](const Request& req, ResponseWriter& w) {
-    auto id = ENGINE_TRY(w, e.ExecCreate(req.Param("id"), req.body));
+    auto id = ROUTE_TRY(w, e.ExecCreate(req.Param("id"), req.body));
     w.SendJson(201, json{{"Id", id}}.dump());
   });
   router.Handle("POST", "/exec/{id}/start", [&e](const Request& req, ResponseWriter& w) {
@@ -306,9 +303,9 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     } catch (const json::exception&) {
       return w.SendError(400, "invalid JSON body");
     }
-    ENGINE_TRY(w, e.ExecInspectJson(req.Param("id")));
+    ROUTE_TRY(w, e.ExecInspectJson(req.Param("id")));
     if (detach) {
-      ENGINE_TRY(w, e.ExecStart(req.Param("id"), UniqueFd(), "", true));
+      ROUTE_TRY(w, e.ExecStart(req.Param("id"), UniqueFd(), "", true));
       return w.Send({200, {}, ""});
     }
     std::string pending;
@@ -317,10 +314,10 @@ void RegisterContainerRoutes(api::Router& router, Engine& e) {
     (void)e.ExecStart(req.Param("id"), std::move(conn), pending, false);
   });
   router.Handle("GET", "/exec/{id}/json", [&e](const Request& req, ResponseWriter& w) {
-    w.SendJson(200, ENGINE_TRY(w, e.ExecInspectJson(req.Param("id"))));
+    w.SendJson(200, ROUTE_TRY(w, e.ExecInspectJson(req.Param("id"))));
   });
   router.Handle("POST", "/exec/{id}/resize", [&e](const Request& req, ResponseWriter& w) {
-    ENGINE_TRY(w, e.ExecResize(req.Param("id"), OptInt(req, "h").value_or(24), OptInt(req, "w").value_or(80)));
+    ROUTE_TRY(w, e.ExecResize(req.Param("id"), OptInt(req, "h").value_or(24), OptInt(req, "w").value_or(80)));
     w.Send({200, {}, ""});
   });
 }

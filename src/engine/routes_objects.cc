@@ -16,40 +16,12 @@ using nlohmann::json;
 
 namespace {
 
-#define OBJ_TRY(w, expr)                      \
-  ({                                          \
-    auto&& r_ = (expr);                       \
-    if (!r_) {                                \
-      SendEngineError(w, r_.error());         \
-      return;                                 \
-    }                                         \
-    ::moor::detail::TakeValue(std::move(r_)); \
-  })
-
 Result<json> ParseBody(const std::string& body) {
   try {
     return body.empty() ? json::object() : json::parse(body);
   } catch (const json::exception&) {
     return FailInvalid("request body is not valid JSON");
   }
-}
-
-std::multimap<std::string, std::string> ParseFilters(const Request& req) {
-  std::multimap<std::string, std::string> out;
-  auto f = req.Query("filters");
-  if (!f || f->empty()) return out;
-  try {
-    const json parsed = json::parse(*f);  // must outlive the loop over items()
-    for (auto& [k, v] : parsed.items()) {
-      if (v.is_array()) {
-        for (auto& x : v) out.emplace(k, x.get<std::string>());
-      } else if (v.is_object()) {
-        for (auto& [x, on] : v.items()) out.emplace(k, x);
-      }
-    }
-  } catch (const json::exception&) {
-  }
-  return out;
 }
 
 // Pull progress as Docker's JSON lines.
@@ -86,7 +58,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
                         .dump());
   });
   router.Handle("GET", "/info", [&e](const Request&, ResponseWriter& w) {
-    auto all = OBJ_TRY(w, e.All());
+    auto all = ROUTE_TRY(w, e.All());
     int running = 0, paused = 0, stopped = 0;
     for (const auto& r : all) {
       if (r.state.status == "running" || r.state.status == "restarting") ++running;
@@ -115,7 +87,9 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
   });
   router.Handle("GET", "/events", [&e](const Request& req, ResponseWriter& w) {
     EventFilter f;
-    f.terms = ParseFilters(req);
+    if (!ParseFilters(req, &f.terms)) {
+      return w.SendError(400, "invalid filters: expected JSON like {\"type\":[\"container\"]}");
+    }
     int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
     auto parse_time = [&](const char* k) -> std::optional<int64_t> {
@@ -153,7 +127,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
 
   // Images (the image store is shared with the image commands).
   router.Handle("GET", "/images/json", [&e](const Request&, ResponseWriter& w) {
-    auto list = OBJ_TRY(w, e.images().List());
+    auto list = ROUTE_TRY(w, e.images().List());
     json out = json::array();
     for (const auto& s : list) {
       out.push_back({{"Id", s.id.str()}, {"RepoTags", s.name.empty() ? json::array() : json::array({s.name})},
@@ -181,15 +155,15 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
   // Networks.
   router.Handle("GET", "/networks", [&e](const Request&, ResponseWriter& w) {
     json out = json::array();
-    for (const auto& n : OBJ_TRY(w, e.networks().List())) out.push_back(json::parse(NetworkToJson(n)));
+    for (const auto& n : ROUTE_TRY(w, e.networks().List())) out.push_back(json::parse(NetworkToJson(n)));
     w.SendJson(200, out.dump());
   });
   router.Handle("GET", "/networks/{id}", [&e](const Request& req, ResponseWriter& w) {
-    auto n = OBJ_TRY(w, e.networks().Get(req.Param("id")));
+    auto n = ROUTE_TRY(w, e.networks().Get(req.Param("id")));
     json j = json::parse(NetworkToJson(n));
     j["IPAM"] = {{"Driver", "default"}, {"Config", json::array({{{"Subnet", n.subnet}, {"Gateway", n.gateway}}})}};
     json containers = json::object();
-    for (const auto& r : OBJ_TRY(w, e.All())) {
+    for (const auto& r : ROUTE_TRY(w, e.All())) {
       if (r.endpoint.network_id != n.id) continue;
       containers[r.id] = {{"Name", r.name}, {"IPv4Address", r.endpoint.ip + "/" + std::to_string(r.endpoint.prefix)},
                           {"MacAddress", r.endpoint.mac}};
@@ -198,7 +172,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
     w.SendJson(200, j.dump());
   });
   router.Handle("POST", "/networks/create", [&e](const Request& req, ResponseWriter& w) {
-    auto body = OBJ_TRY(w, ParseBody(req.body));
+    auto body = ROUTE_TRY(w, ParseBody(req.body));
     std::string subnet, gateway;
     try {
       if (body.contains("IPAM") && body["IPAM"].contains("Config") && !body["IPAM"]["Config"].empty()) {
@@ -207,7 +181,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
       }
       std::string driver = body.value("Driver", "bridge");
       if (driver != "bridge") return w.SendError(400, "network driver \"" + driver + "\" is not supported: use bridge");
-      auto n = OBJ_TRY(w, e.networks().Create(body.value("Name", ""), subnet, gateway,
+      auto n = ROUTE_TRY(w, e.networks().Create(body.value("Name", ""), subnet, gateway,
                                               body.value("Labels", std::map<std::string, std::string>{}),
                                               body.value("Internal", false)));
       w.SendJson(201, json{{"Id", n.id}, {"Warning", ""}}.dump());
@@ -216,8 +190,8 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
     }
   });
   router.Handle("DELETE", "/networks/{id}", [&e](const Request& req, ResponseWriter& w) {
-    auto n = OBJ_TRY(w, e.networks().Get(req.Param("id")));
-    OBJ_TRY(w, e.networks().Remove(n.id, e.NetworkInUse(n.id)));
+    auto n = ROUTE_TRY(w, e.networks().Get(req.Param("id")));
+    ROUTE_TRY(w, e.networks().Remove(n.id, e.NetworkInUse(n.id)));
     w.Send({204, {}, ""});
   });
   for (const char* verb : {"connect", "disconnect"}) {
@@ -228,7 +202,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
   }
   router.Handle("POST", "/networks/prune", [&e](const Request&, ResponseWriter& w) {
     json removed = json::array();
-    for (const auto& n : OBJ_TRY(w, e.networks().List())) {
+    for (const auto& n : ROUTE_TRY(w, e.networks().List())) {
       if (n.name == "bridge" || e.NetworkInUse(n.id)) continue;
       if (e.networks().Remove(n.id, false)) removed.push_back(n.name);
     }
@@ -238,16 +212,16 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
   // Volumes.
   router.Handle("GET", "/volumes", [&e](const Request&, ResponseWriter& w) {
     json vols = json::array();
-    for (const auto& v : OBJ_TRY(w, e.volumes().List())) vols.push_back(json::parse(VolumeToJson(v)));
+    for (const auto& v : ROUTE_TRY(w, e.volumes().List())) vols.push_back(json::parse(VolumeToJson(v)));
     w.SendJson(200, json{{"Volumes", vols}, {"Warnings", json::array()}}.dump());
   });
   router.Handle("GET", "/volumes/{name}", [&e](const Request& req, ResponseWriter& w) {
-    w.SendJson(200, VolumeToJson(OBJ_TRY(w, e.volumes().Get(req.Param("name")))));
+    w.SendJson(200, VolumeToJson(ROUTE_TRY(w, e.volumes().Get(req.Param("name")))));
   });
   router.Handle("POST", "/volumes/create", [&e](const Request& req, ResponseWriter& w) {
-    auto body = OBJ_TRY(w, ParseBody(req.body));
+    auto body = ROUTE_TRY(w, ParseBody(req.body));
     try {
-      auto v = OBJ_TRY(w, e.volumes().Create(body.value("Name", ""),
+      auto v = ROUTE_TRY(w, e.volumes().Create(body.value("Name", ""),
                                              body.value("Labels", std::map<std::string, std::string>{})));
       w.SendJson(201, VolumeToJson(v));
     } catch (const json::exception& ex) {
@@ -256,12 +230,12 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
   });
   router.Handle("DELETE", "/volumes/{name}", [&e](const Request& req, ResponseWriter& w) {
     std::string name = req.Param("name");
-    OBJ_TRY(w, e.volumes().Remove(name, e.VolumeInUse(name)));
+    ROUTE_TRY(w, e.volumes().Remove(name, e.VolumeInUse(name)));
     w.Send({204, {}, ""});
   });
   router.Handle("POST", "/volumes/prune", [&e](const Request&, ResponseWriter& w) {
     json removed = json::array();
-    for (const auto& v : OBJ_TRY(w, e.volumes().List())) {
+    for (const auto& v : ROUTE_TRY(w, e.volumes().List())) {
       if (e.VolumeInUse(v.name)) continue;
       if (e.volumes().Remove(v.name, false)) removed.push_back(v.name);
     }
