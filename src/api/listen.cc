@@ -138,6 +138,10 @@ Result<UniqueFd> ListenTcp(const std::string& address) {
     fd = UniqueFd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   }
   if (!fd) return FailErrno("create socket for " + address);
+  // The address may not exist yet (a bridge's gateway before the bridge is
+  // up): bind anyway, traffic arrives once it does.
+  int one = 1;
+  (void)::setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (family == AF_INET6 && host.empty()) {

@@ -144,6 +144,18 @@ const std::map<std::string, Command>& Commands() {
       {"volume rm", CmdVolumeRm},
       {"volume remove", CmdVolumeRm},
       {"volume prune", CmdVolumePrune},
+      // Discovery.
+      {"service ls", CmdServiceLs},
+      {"service list", CmdServiceLs},
+      {"service inspect", CmdServiceInspect},
+      {"service register", CmdServiceRegister},
+      {"service deregister", CmdServiceDeregister},
+      {"kv get", CmdKvGet},
+      {"kv put", CmdKvPut},
+      {"kv rm", CmdKvRm},
+      {"kv delete", CmdKvRm},
+      {"kv ls", CmdKvLs},
+      {"dns query", CmdDnsQuery},
       // System.
       {"info", CmdInfo},
       {"system info", CmdInfo},

@@ -94,4 +94,15 @@ Result<int> CmdVersion(const Globals&, const std::vector<std::string>&);
 Result<int> CmdSystemDf(const Globals&, const std::vector<std::string>&);
 Result<int> CmdSystemPrune(const Globals&, const std::vector<std::string>&);
 
+// Discovery commands (cmd_service.cc, cmd_kv.cc, cmd_dns.cc).
+Result<int> CmdServiceLs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdServiceInspect(const Globals&, const std::vector<std::string>&);
+Result<int> CmdServiceRegister(const Globals&, const std::vector<std::string>&);
+Result<int> CmdServiceDeregister(const Globals&, const std::vector<std::string>&);
+Result<int> CmdKvGet(const Globals&, const std::vector<std::string>&);
+Result<int> CmdKvPut(const Globals&, const std::vector<std::string>&);
+Result<int> CmdKvRm(const Globals&, const std::vector<std::string>&);
+Result<int> CmdKvLs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdDnsQuery(const Globals&, const std::vector<std::string>&);
+
 }  // namespace moor::cli

@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/discovery_service.h"
 #include "engine/engine.h"
 #include "engine/routes.h"
 #include "runtime_cli/args.h"
@@ -38,6 +39,15 @@ serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
   --no-masquerade        no nftables masquerade for outbound container traffic
   --log-max-size SIZE    container log size before rotation (default 20m)
   --log-max-files N      rotated log files kept per container (default 5)
+  --dns-addr IP:PORT     discovery DNS server, UDP and TCP; repeatable; ":PORT" = the default
+                         bridge's gateway (default :53); none = no DNS server
+  --dns-upstream IP[:PORT]  where other names are forwarded; repeatable (default: the
+                         nameservers of /etc/resolv.conf)
+  --dns-domain NAME      discovery DNS domain (default moor: NAME.service.moor)
+  --dns-ttl SECONDS      TTL of discovery answers (default 0)
+  --consul-addr IP:PORT  Consul-compatible HTTP API on TCP; repeatable; ":PORT" = the default
+                         bridge's gateway (default :8500); none = only on the daemon's socket
+  --node-name NAME       discovery node name (default: the host name)
   -D, --debug            debug logging
 )";
 
@@ -66,7 +76,7 @@ Result<void> ApplyConfigFile(const std::string& path, EngineConfig& cfg) {
   return {};
 }
 
-Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help) {
+Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, DiscoveryConfig* disc) {
   using runtime_cli::FlagSpec;
   auto a = TRY(runtime_cli::ParseArgs(args, 0,
                                       {{"root", "", true},          {"data-root", "", true},
@@ -76,6 +86,9 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
                                        {"bridge", "", true},        {"mtu", "", true},
                                        {"no-masquerade", "", false}, {"log-max-size", "", true},
                                        {"log-max-files", "", true}, {"debug", "D", false},
+                                       {"dns-addr", "", true, true}, {"dns-upstream", "", true, true},
+                                       {"dns-domain", "", true},    {"dns-ttl", "", true},
+                                       {"consul-addr", "", true, true}, {"node-name", "", true},
                                        {"help", "h", false}},
                                       false));
   *help = a.Bool("help");
@@ -129,6 +142,28 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
     if (!n || *n < 1 || *n > 100) return FailInvalid("--log-max-files must be between 1 and 100");
     cfg.log_max_files = static_cast<int>(*n);
   }
+  if (a.Has("dns-addr")) disc->dns_listen = TRY(ParseListenList(a.All("dns-addr"), "--dns-addr"));
+  if (a.Has("consul-addr")) disc->consul_listen = TRY(ParseListenList(a.All("consul-addr"), "--consul-addr"));
+  for (const auto& u : a.All("dns-upstream")) {
+    auto colon = u.find(':');
+    auto port = colon == std::string::npos ? std::optional<int64_t>(53) : ParseInt(u.substr(colon + 1));
+    if (u.empty() || !port || *port <= 0 || *port > 65535) {
+      return FailInvalid("--dns-upstream \"" + u + "\": expected IP or IP:PORT");
+    }
+    disc->dns_upstreams.push_back(u);
+  }
+  if (a.Has("dns-domain")) {
+    disc->domain = a.Get("dns-domain");
+    if (disc->domain.empty() || disc->domain.find_first_of(" ./") != std::string::npos) {
+      return FailInvalid("--dns-domain \"" + disc->domain + "\": expected one DNS label like moor");
+    }
+  }
+  if (a.Has("dns-ttl")) {
+    auto t = ParseInt(a.Get("dns-ttl"));
+    if (!t || *t < 0 || *t > 86400) return FailInvalid("--dns-ttl must be seconds between 0 and 86400");
+    disc->dns_ttl = static_cast<uint32_t>(*t);
+  }
+  if (a.Has("node-name")) disc->node_name = a.Get("node-name");
   return cfg;
 }
 
@@ -136,7 +171,8 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
 
 int DaemonMain(const std::vector<std::string>& args) {
   bool help = false;
-  auto cfg = ParseDaemonArgs(args, &help);
+  DiscoveryConfig disc;
+  auto cfg = ParseDaemonArgs(args, &help, &disc);
   if (help) {
     std::cout << kUsage;
     return 0;
@@ -165,9 +201,15 @@ int DaemonMain(const std::vector<std::string>& args) {
     std::cerr << "moor daemon: " << engine.error().message() << "\n";
     return 1;
   }
+  auto discovery = DiscoveryService::Start(**engine, disc);
+  if (!discovery) {
+    std::cerr << "moor daemon: " << discovery.error().message() << "\n";
+    return 1;
+  }
   api::Router router;
   RegisterContainerRoutes(router, **engine);
   RegisterObjectRoutes(router, **engine);
+  (*discovery)->AddRoutes(router);
   auto listen = api::ListenUnix(cfg->Socket(), 0600);
   if (!listen) {
     std::cerr << "moor daemon: " << listen.error().message() << "\n";
@@ -180,6 +222,7 @@ int DaemonMain(const std::vector<std::string>& args) {
   sigwait(&set, &sig);
   log::Info("moor daemon: stopping (containers keep running)");
   server.Stop();
+  discovery->reset();
   unlink(cfg->Socket().c_str());
   return 0;
 }

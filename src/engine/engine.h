@@ -99,6 +99,38 @@ class Engine {
 
   // For discovery/health: a snapshot of every record.
   Result<std::vector<ContainerRecord>> All();
+
+  // ---- for service discovery (discovery_glue.cc) ---------------------------
+  // Called without locks held before a running container is stopped (also
+  // for restart), killed with a terminating signal, paused or force-removed:
+  // discovery deregisters it there, before any signal reaches it. drain is
+  // false for kill and rm -f (no grace wanted).
+  void SetBeforeDownHook(std::function<void(const std::string& id, bool drain)> hook);
+  struct CaptureResult {
+    int exit_code = 0;
+    std::string output;  // stdout + stderr, at most 4 KiB
+    bool timed_out = false;
+  };
+  // Runs argv inside the running container (runtime exec), killed after timeout_ns.
+  Result<CaptureResult> ExecCapture(const std::string& key, const std::vector<std::string>& argv, int64_t timeout_ns);
+  Result<std::string> ReadContainerFile(const std::string& key, const std::string& path);
+  // Atomic (temporary file + rename in the same directory; in place when the
+  // path is a mount point); parent directories are created.
+  Result<void> WriteContainerFile(const std::string& key, const std::string& path, const std::string& content,
+                                  unsigned mode);
+  // TCP ports the container exposes (its config, its image, its published
+  // ports) and whether a HEALTHCHECK runs for it.
+  struct ServiceView {
+    std::vector<int> tcp_ports;
+    bool has_healthcheck = false;
+    std::map<std::string, std::string> image_labels;
+  };
+  ServiceView ServiceViewOf(const ContainerRecord& r);
+  // The nameserver written into bridged containers' resolv.conf ("" = the host's).
+  void SetContainerResolver(const std::string& ip);
+  std::string ContainerResolver();
+
+
   bool NetworkInUse(const std::string& network_id);
   bool VolumeInUse(const std::string& name);
 
@@ -155,6 +187,11 @@ class Engine {
   std::mutex mu_;  // guards containers_ and shutting_down_
   std::map<std::string, std::shared_ptr<Live>> containers_;
   bool shutting_down_ = false;
+
+  std::mutex hook_mu_;  // guards before_down_ and container_resolver_
+  std::string container_resolver_;
+  std::function<void(const std::string&, bool)> before_down_;
+  void BeforeDown(const std::string& id, bool drain);
 
   struct ExecSession;
   std::mutex exec_mu_;

@@ -57,16 +57,24 @@ std::string FindOnPath(const std::string& name) {
   return "";
 }
 
-// /etc/resolv.conf for bridged containers: the host's, without loopback
-// nameservers (unreachable from another network namespace).
-std::string ResolvConf() {
+// /etc/resolv.conf for bridged containers: moor's DNS server when discovery
+// serves one on the bridge (it forwards other names to the host's
+// resolvers), else the host's, without loopback nameservers (unreachable
+// from another network namespace).
+std::string ResolvConf(const std::string& moor_dns) {
   auto host = ReadFile("/etc/resolv.conf");
   std::string out;
   bool any = false;
+  if (!moor_dns.empty()) {
+    out = "# moor: service discovery DNS (NAME.service.moor); other names are forwarded\nnameserver " + moor_dns +
+          "\n";
+    any = true;
+  }
   if (host) {
     for (const auto& line : Split(*host, '\n')) {
       auto t = std::string(Trim(line));
       if (StartsWith(t, "nameserver")) {
+        if (!moor_dns.empty()) continue;
         auto addr = std::string(Trim(t.substr(10)));
         if (StartsWith(addr, "127.") || addr == "::1") continue;
         any = true;
@@ -189,7 +197,7 @@ Result<void> Engine::StartLocked(Live& c, std::unique_lock<std::mutex>& lock) {
     ctx.hosts_file = cdir + "/hosts";
     ctx.resolv_file = cdir + "/resolv.conf";
     ctx.hostname_file = cdir + "/hostname";
-    for (auto [path, text] : {std::pair{ctx.hosts_file, hosts}, std::pair{ctx.resolv_file, ResolvConf()},
+    for (auto [path, text] : {std::pair{ctx.hosts_file, hosts}, std::pair{ctx.resolv_file, ResolvConf(ContainerResolver())},
                               std::pair{ctx.hostname_file, hostname + "\n"}}) {
       if (auto w = WriteFileAtomic(path, text); !w) return fail(w.error());
     }

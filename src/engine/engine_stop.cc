@@ -42,6 +42,14 @@ Result<void> Engine::StopLocked(Live& c, std::unique_lock<std::mutex>& lock, std
     auto img = images_->Resolve(r.image_id);
     signo = img ? TRY(StopSignal(r.config, img->config)) : SIGTERM;
   }
+  // Out of discovery before the signal: the drain happens without the lock.
+  {
+    std::string id = r.id;
+    lock.unlock();
+    BeforeDown(id, signo != SIGKILL);
+    lock.lock();
+    if (!r.Running()) return {};
+  }
   if (r.state.status == "paused") {
     (void)RunTool({RuntimePath(r.runtime), "--root", cfg_.RuntimeRoot() + "/" + r.runtime, "resume", r.id});
     r.state.status = "running";
@@ -80,6 +88,11 @@ Result<void> Engine::Kill(const std::string& key, const std::string& signal) {
   auto c = TRY(Find(key));
   std::unique_lock lock(c->mu);
   int signo = TRY_CTX(runtime::ParseSignal(signal.empty() ? "KILL" : signal), "--signal");
+  if (signo == SIGKILL || signo == SIGTERM || signo == SIGINT || signo == SIGQUIT) {
+    lock.unlock();
+    BeforeDown(c->rec.id, false);
+    lock.lock();
+  }
   if (!c->rec.Running() || !c->monitor_alive) {
     return Fail(Error(EBUSY, "container " + c->rec.name + " is not running"));
   }
@@ -95,6 +108,7 @@ Result<void> Engine::Kill(const std::string& key, const std::string& signal) {
 
 Result<void> Engine::Pause(const std::string& key) {
   auto c = TRY(Find(key));
+  BeforeDown(c->rec.id, true);  // id is immutable: no lock needed to read it
   std::lock_guard lock(c->mu);
   auto& r = c->rec;
   if (r.state.status != "running") return Fail(Error(EBUSY, "container " + r.name + " is not running"));
@@ -154,6 +168,20 @@ Result<WaitResult> Engine::Wait(const std::string& key, const std::string& condi
   w.exit_code = c->rec.state.exit_code;
   w.error = c->rec.state.error;
   return w;
+}
+
+void Engine::SetBeforeDownHook(std::function<void(const std::string& id, bool drain)> hook) {
+  std::lock_guard lock(hook_mu_);
+  before_down_ = std::move(hook);
+}
+
+void Engine::BeforeDown(const std::string& id, bool drain) {
+  std::function<void(const std::string&, bool)> hook;
+  {
+    std::lock_guard lock(hook_mu_);
+    hook = before_down_;
+  }
+  if (hook) hook(id, drain);
 }
 
 }  // namespace moor::engine

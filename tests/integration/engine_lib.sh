@@ -80,11 +80,13 @@ one_line() { [[ -n "$ERR" && "$(printf '%s\n' "$ERR" | grep -c .)" == 1 ]]; }
 # ---------------------------------------------------------------------------------------
 # The daemon
 
+# E_DAEMON_FLAGS (an array a test may set): more flags for every daemon start, restarts included.
 daemon_start() {
   mkdir -p "$E_ROOT" "$E_RUN"
   echo "=== daemon start $(date +%T.%N)" >>"$E_LOG"
   "$MOOR" daemon --debug --root "$E_ROOT" --exec-root "$E_RUN" -H "unix://$E_SOCK" \
-    --add-runtime "moor=$E_BIN/moor-runtime" --log-max-size 64m "$@" \
+    --add-runtime "moor=$E_BIN/moor-runtime" --log-max-size 64m \
+    ${E_DAEMON_FLAGS[@]+"${E_DAEMON_FLAGS[@]}"} "$@" \
     </dev/null >>"$E_LOG" 2>&1 &
   E_DAEMON_PID=$!
   echo "$E_DAEMON_PID" >"$T_TMP/daemon.pid"

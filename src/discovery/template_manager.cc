@@ -1,0 +1,209 @@
+#include "discovery/template_manager.h"
+
+#include <vector>
+
+#include "common/log.h"
+#include "discovery/catalog.h"
+
+namespace moor::discovery {
+
+// The catalog may still be calling a watcher when Unwatch returns, so the
+// callback reaches the manager only through this guard, which the
+// destructor clears (waiting for a callback in flight).
+struct TemplateManager::Notifier {
+  std::mutex mu;
+  TemplateManager* self = nullptr;
+};
+
+TemplateManager::TemplateManager(Catalog& catalog, ContainerOps* ops)
+    : catalog_(catalog), ops_(ops), notifier_(std::make_shared<Notifier>()) {
+  notifier_->self = this;
+  watch_ = catalog_.Watch([n = notifier_](uint64_t) {
+    std::lock_guard lk(n->mu);
+    if (n->self) n->self->OnChange();
+  });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+TemplateManager::~TemplateManager() {
+  {
+    std::lock_guard lk(notifier_->mu);
+    notifier_->self = nullptr;
+  }
+  catalog_.Unwatch(watch_);
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Result<void> TemplateManager::Add(TemplateSpec spec) {
+  if (spec.id.empty() || spec.dest_path.empty()) return FailInvalid("template: id and destination are required");
+  std::string source = spec.source_text;
+  std::string name = spec.source_path.empty() ? spec.id : spec.source_path;
+  if (source.empty()) {
+    if (spec.source_path.empty()) return FailInvalid("template " + spec.id + ": no source path or text");
+    source = TRY_CTX(ops_->ReadFile(spec.container_id, spec.source_path),
+                     "template " + spec.id + ": read " + spec.source_path);
+  }
+  Template t = TRY(Template::Parse(name, source));
+  if (spec.wait_min_ns < 0) spec.wait_min_ns = 0;
+  if (spec.wait_max_ns < spec.wait_min_ns) spec.wait_max_ns = spec.wait_min_ns;
+
+  auto e = std::make_shared<Entry>(std::move(spec), std::move(t));
+  std::lock_guard render(render_mu_);
+  bool ready;
+  {
+    std::lock_guard lk(mu_);
+    entries_[e->spec.id] = e;
+    ready = ready_;
+    if (!ready) {
+      e->pending = true;
+      e->due_now = true;
+    }
+  }
+  if (ready) Render(*e);
+  return {};
+}
+
+void TemplateManager::Remove(const std::string& id) {
+  std::lock_guard render(render_mu_);
+  std::lock_guard lk(mu_);
+  entries_.erase(id);
+}
+
+void TemplateManager::RemoveContainer(const std::string& container_id) {
+  std::lock_guard render(render_mu_);
+  std::lock_guard lk(mu_);
+  std::erase_if(entries_, [&](const auto& kv) { return kv.second->spec.container_id == container_id; });
+}
+
+void TemplateManager::SetReady(bool ready) {
+  {
+    std::lock_guard lk(mu_);
+    if (ready && !ready_) {
+      for (auto& [id, e] : entries_)
+        if (e->pending) e->due_now = true;
+    }
+    ready_ = ready;
+  }
+  cv_.notify_all();
+}
+
+std::optional<TemplateManager::Stats> TemplateManager::stats(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second->stats;
+}
+
+void TemplateManager::OnChange() {
+  auto now = Clock::now();
+  {
+    std::lock_guard lk(mu_);
+    if (entries_.empty()) return;
+    for (auto& [id, e] : entries_) {
+      if (!e->pending) {
+        e->pending = true;
+        e->first = now;
+      }
+      e->last = now;
+    }
+  }
+  cv_.notify_all();
+}
+
+void TemplateManager::Loop() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    if (!ready_) {
+      cv_.wait(lk);
+      continue;
+    }
+    auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    std::vector<std::shared_ptr<Entry>> due;
+    for (auto& [id, e] : entries_) {
+      if (!e->pending) continue;
+      auto at = std::min(e->last + std::chrono::nanoseconds(e->spec.wait_min_ns),
+                         e->first + std::chrono::nanoseconds(e->spec.wait_max_ns));
+      if (e->due_now || at <= now) {
+        e->pending = false;
+        e->due_now = false;
+        due.push_back(e);
+      } else if (!next || at < *next) {
+        next = at;
+      }
+    }
+    if (due.empty()) {
+      if (next)
+        cv_.wait_until(lk, *next);
+      else
+        cv_.wait(lk);
+      continue;
+    }
+    lk.unlock();
+    {
+      std::lock_guard render(render_mu_);
+      for (auto& e : due) {
+        bool live;
+        {
+          std::lock_guard relk(mu_);
+          auto it = entries_.find(e->spec.id);
+          live = it != entries_.end() && it->second == e;
+        }
+        if (live) Render(*e);
+      }
+    }
+    lk.lock();
+  }
+}
+
+void TemplateManager::Render(Entry& e) {
+  const TemplateSpec& s = e.spec;
+  if (!e.dest_known) {
+    auto cur = ops_->ReadFile(s.container_id, s.dest_path);
+    e.written = cur ? std::optional<std::string>(std::move(*cur)) : std::nullopt;  // unreadable: rewrite
+    e.dest_known = true;
+  }
+  CatalogTemplateData data(catalog_);
+  auto out = e.tmpl.Render(data, s.env);
+  if (!out) return RecordError(e, out.error().message());
+  {
+    std::lock_guard lk(mu_);
+    ++e.stats.renders;
+  }
+  if (e.written && *e.written == *out) return;
+  if (auto w = ops_->WriteFile(s.container_id, s.dest_path, *out, s.mode); !w) {
+    // The destination's content is unknown now: compare afresh next time.
+    e.dest_known = false;
+    return RecordError(e, "write " + s.dest_path + ": " + w.error().message());
+  }
+  e.written = std::move(*out);
+  {
+    std::lock_guard lk(mu_);
+    ++e.stats.writes;
+  }
+  if (!s.reload_signal.empty()) {
+    if (auto r = ops_->Signal(s.container_id, s.reload_signal); !r)
+      return RecordError(e, "signal " + s.reload_signal + ": " + r.error().message());
+    std::lock_guard lk(mu_);
+    ++e.stats.signals;
+  }
+  e.logged_error.clear();
+}
+
+void TemplateManager::RecordError(Entry& e, const std::string& msg) {
+  {
+    std::lock_guard lk(mu_);
+    ++e.stats.errors;
+    e.stats.last_error = msg;
+  }
+  if (msg == e.logged_error) return;  // the same failure on every change: said once
+  e.logged_error = msg;
+  log::Warn("template " + e.spec.id + ": " + msg + " (keeping the previous file)");
+}
+
+}  // namespace moor::discovery
