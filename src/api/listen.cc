@@ -142,7 +142,6 @@ Result<UniqueFd> ListenTcp(const std::string& address) {
   // up): bind anyway, traffic arrives once it does.
   int one = 1;
   (void)::setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-  int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (family == AF_INET6 && host.empty()) {
     int zero = 0;  // dual stack: IPv4 too

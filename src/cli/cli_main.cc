@@ -53,6 +53,10 @@ Containers (through the daemon, see --host):
 Networks and volumes:
   network create [--subnet CIDR] [--gateway IP] NAME | ls | inspect | rm | connect | disconnect | prune
   volume create [NAME] | ls | inspect | rm [-f] | prune
+Service discovery (docs/discovery.md):
+  service ls | inspect NAME | register --name N --address IP --port P [--check-*] | deregister ID
+  kv get KEY [--recurse] | put KEY VALUE [--cas N] | rm KEY [--recurse] | ls [PREFIX]
+  dns query NAME [TYPE] [--server IP:PORT] [--tcp]
 System:
   info | version | system info | system df | system prune [--volumes]
   daemon [--root DIR] [--exec-root DIR] [-H SOCKET] ...   run the engine (moor daemon --help)
@@ -229,7 +233,7 @@ int CliMain(int argc, char** argv, char** envp) {
   std::string name = rest[0];
   size_t skip = 1;
   // Management commands: "image ls", "container run", "network create", …
-  static const char* kGroups[] = {"image", "container", "network", "volume", "system"};
+  static const char* kGroups[] = {"image", "container", "network", "volume", "system", "service", "kv", "dns"};
   for (auto* group : kGroups) {
     if (name != group) continue;
     if (rest.size() < 2) {

@@ -50,34 +50,33 @@ bool IsProbed(const std::string& type) {
   return type == "tcp" || type == "http" || type == "fastcgi" || type == "exec";
 }
 
-Result<void> Validate(const CheckDef& d) {
-  if (d.id.empty()) return FailInvalid("check: id is empty");
-  std::string what = "check \"" + d.id + "\"";
+}  // namespace
+
+Result<void> ValidateCheck(const CheckDef& d) {
+  if (d.id.empty()) return FailInvalid("check id is empty");
   if (d.type == "tcp" || d.type == "fastcgi") {
-    if (d.target.empty()) return FailInvalid(what + ": " + d.type + " check needs a target (IP:PORT)");
+    if (d.target.empty()) return FailInvalid(d.type + " check needs a target (IP:PORT)");
     if (d.type == "fastcgi" && d.path.empty()) {
-      return FailInvalid(what + ": fastcgi check needs a path (the script, e.g. /ping)");
+      return FailInvalid("fastcgi check needs a path (the script, e.g. /ping)");
     }
   } else if (d.type == "http") {
     if (!d.target.starts_with("http://") && !d.target.starts_with("https://")) {
-      return FailInvalid(what + ": http check needs a target URL starting with http:// or https://");
+      return FailInvalid("http check needs a target URL starting with http:// or https://");
     }
   } else if (d.type == "exec") {
-    if (d.args.empty()) return FailInvalid(what + ": exec check needs args (the command to run)");
-    if (d.container_id.empty()) return FailInvalid(what + ": exec check needs a container_id");
+    if (d.args.empty()) return FailInvalid("exec check needs args (the command to run)");
+    if (d.container_id.empty()) return FailInvalid("exec check needs a container_id");
   } else if (d.type == "ttl") {
-    if (d.ttl_ns <= 0) return FailInvalid(what + ": ttl check needs ttl > 0");
+    if (d.ttl_ns <= 0) return FailInvalid("ttl check needs ttl > 0");
   } else if (d.type != "docker") {
-    return FailInvalid(what + ": unknown type \"" + d.type + "\" (tcp, http, fastcgi, exec, ttl or docker)");
+    return FailInvalid("unknown check type \"" + d.type + "\" (tcp, http, fastcgi, exec, ttl or docker)");
   }
   if (IsProbed(d.type)) {
-    if (d.interval_ns <= 0) return FailInvalid(what + ": interval must be > 0");
-    if (d.timeout_ns <= 0) return FailInvalid(what + ": timeout must be > 0");
+    if (d.interval_ns <= 0) return FailInvalid(d.type + " check needs interval > 0");
+    if (d.timeout_ns <= 0) return FailInvalid(d.type + " check needs timeout > 0");
   }
   return {};
 }
-
-}  // namespace
 
 struct CheckRunner::Impl {
   struct Entry {
@@ -218,7 +217,9 @@ struct CheckRunner::Impl {
       if (e->ttl_expired) {
         e->cv.wait(lk, st, wake);
       } else {
-        e->cv.wait_until(lk, st, e->ttl_deadline, wake);
+        // A copy: the wait reads its deadline while the mutex is released.
+        Clock::time_point deadline = e->ttl_deadline;
+        e->cv.wait_until(lk, st, deadline, wake);
       }
     }
     lk.unlock();
@@ -246,7 +247,7 @@ CheckRunner::~CheckRunner() {
 }
 
 Result<void> CheckRunner::Add(const CheckDef& def) {
-  TRY(Validate(def));
+  TRY_CTX(ValidateCheck(def), "check \"" + def.id + "\"");
   std::vector<Impl::Slot> finished;
   std::unique_lock lk(impl_->mu);
   if (auto it = impl_->checks.find(def.id); it != impl_->checks.end()) {

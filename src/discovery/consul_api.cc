@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
-#include <set>
 
 #include "common/strings.h"
 #include "discovery/consul_json.h"

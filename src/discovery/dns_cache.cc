@@ -90,7 +90,7 @@ CachedAnswer MakeCachedAnswer(const DnsAnswer& a, uint64_t index) {
   c.shuffle = a.shuffle;
   uint8_t* wire = nullptr;
   size_t n = 0;
-  if (ldns_pkt2wire(&wire, p, &n) == LDNS_STATUS_OK && n >= kHeader) std::memcpy(c.header, wire, 4);
+  if (ldns_pkt2wire(&wire, p, &n) == LDNS_STATUS_OK && n >= kHeader) std::memcpy(c.header, wire + 2, 2);
   free(wire);  // NOLINT: allocated by ldns
 
   const ldns_rr_list* add = ldns_pkt_additional(p);

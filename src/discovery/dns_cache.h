@@ -35,7 +35,7 @@ struct CachedAnswer {
   uint64_t index = 0;  // Catalog::Index() it was built at
   bool forward = false;
   bool shuffle = false;
-  uint8_t header[4] = {};  // bytes 2..3 of the response: flags and rcode
+  uint8_t header[2] = {};  // bytes 2..3 of the response: flags and rcode
   struct Record {
     std::string rr;     // the answer record
     std::string extra;  // its additional record (an SRV target's A), or ""

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,7 +53,7 @@ Result<int> Bind(const Upstream& a, int type) {
     const char* proto = type == SOCK_DGRAM ? "udp" : "tcp";
     if (e == EADDRINUSE)
       return Fail(Error(e, "dns: " + a.text + " (" + proto +
-                               ") is already in use by another program; stop it or choose another --dns-addr"));
+                               ") is already in use by another program"));
     return Fail(Error::FromErrno(e, "dns: bind " + a.text + " (" + proto + ")"));
   }
   if (type == SOCK_STREAM && listen(s, 128) != 0) {
@@ -184,6 +185,7 @@ struct DnsServer::Impl {
   }
 
   void ServeUdp(int fd) {
+    pthread_setname_np(pthread_self(), "moor-dns-udp");  // for benchmarks pinning it (taskset)
     Worker w;
     struct Slot {
       uint8_t in[kUdpMax];

@@ -247,7 +247,13 @@ Result<FastCgiResponse> FastCgiGet(const std::string& host_port, const std::stri
                                                       : "status " + std::to_string(end.protocol_status);
             return Fail(Error(EPROTO, "FastCGI " + host_port + ": request rejected (" + why + ")"));
           }
-          auto resp = TRY_CTX(fastcgi::ParseCgiResponse(out), host_port);
+          auto parsed = fastcgi::ParseCgiResponse(out);
+          if (!parsed && !err.empty()) {
+            // Without headers the application's own complaint says most.
+            std::string first(Trim(err.substr(0, err.find('\n'))));
+            return Fail(Error(EPROTO, "FastCGI " + host_port + ": " + parsed.error().message() + "; stderr: " + first));
+          }
+          auto resp = TRY_CTX(std::move(parsed), host_port);
           resp.stderr_text = std::move(err);
           return resp;
         }

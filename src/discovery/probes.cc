@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -208,6 +210,16 @@ CheckResult ProbeHttp(const CheckDef& def, const std::stop_token& stop) {
   if (stop.stop_requested()) return Critical(what + ": canceled");
   if (rc == CURLE_WRITE_ERROR && t.body_truncated) rc = CURLE_OK;
   if (rc == CURLE_OPERATION_TIMEDOUT) return Critical(what + ": timed out after " + FormatDurationNs(def.timeout_ns));
+  if (rc == CURLE_COULDNT_CONNECT) {
+    // libcurl 7.88 says only "Couldn't connect to server"; the errno says why.
+    long os_errno = 0;
+    curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+    if (os_errno != 0) {
+      std::string why = std::strerror(static_cast<int>(os_errno));
+      if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      return Critical(what + ": connect: " + why);
+    }
+  }
   if (rc != CURLE_OK) return Critical(what + ": " + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc)));
 
   std::string line = what + ": " + std::to_string(t.status) + (t.reason.empty() ? "" : " " + t.reason);

@@ -10,13 +10,15 @@
 //   {{ if P }} … {{ else if Q }} … {{ else }} … {{ end }}
 //   {{ range P }} … {{ else }} … {{ end }}   dot = each element; the else part
 //                                 runs when P is empty or nil. Lists, maps (sorted
-//                                 keys) and integers n (0..n-1) can be ranged over.
+//                                 keys) and integers n (0..n-1, n ≤ 1000000) can be
+//                                 ranged over.
 //   {{ range $i, $e := P }}       $i = index (map: key), $e = element
 //   {{ range $e := P }}           $e = element
 //   {{ with P }} … {{ else }} … {{ end }}    dot = P when P is non-empty
 //   {{ break }} {{ continue }}    inside range
 //   {{ $x := P }} {{ $x = P }}    declare / assign; a variable lives until the
 //                                 {{end}} of the block that declared it
+// Dot starts as nil (consul-template passes no data); "$" is that same nil.
 // Truth: false, 0, nil, "" and empty lists/maps are false; the rest is true.
 // Pipelines: "cmd | cmd | …": each command's value becomes the LAST argument
 //   of the next command, e.g. {{ .Tags | join "," }} == {{ join "," .Tags }}.

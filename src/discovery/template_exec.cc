@@ -101,6 +101,7 @@ std::string Value::TypeName() const {
 namespace {
 
 constexpr size_t kMaxOutput = 16u << 20;
+constexpr int64_t kMaxRangeInt = 1'000'000;
 
 enum class Flow { kNormal, kBreak, kContinue };
 
@@ -186,6 +187,8 @@ class Exec {
         break;
       case Value::Kind::kInt:
         if (names.size() == 2) return Err(n.pos, "can't use two variables when ranging over an int");
+        // An empty body would otherwise spin unbounded on the render thread.
+        if (v.i > kMaxRangeInt) return Err(n.pos, "range over " + std::to_string(v.i) + ": at most 1000000 iterations");
         for (int64_t k = 0; k < v.i; ++k)
           if (!TRY(one(Value(), Value::Int(k)))) break;
         break;

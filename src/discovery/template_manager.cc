@@ -162,6 +162,11 @@ void TemplateManager::Loop() {
 }
 
 void TemplateManager::Render(Entry& e) {
+  if (auto r = RenderOnce(e); !r) return RecordError(e, r.error().message());
+  e.logged_error.clear();  // a later failure is news again
+}
+
+Result<void> TemplateManager::RenderOnce(Entry& e) {
   const TemplateSpec& s = e.spec;
   if (!e.dest_known) {
     auto cur = ops_->ReadFile(s.container_id, s.dest_path);
@@ -169,30 +174,29 @@ void TemplateManager::Render(Entry& e) {
     e.dest_known = true;
   }
   CatalogTemplateData data(catalog_);
-  auto out = e.tmpl.Render(data, s.env);
-  if (!out) return RecordError(e, out.error().message());
+  std::string out = TRY(e.tmpl.Render(data, s.env));
   {
     std::lock_guard lk(mu_);
     ++e.stats.renders;
   }
-  if (e.written && *e.written == *out) return;
-  if (auto w = ops_->WriteFile(s.container_id, s.dest_path, *out, s.mode); !w) {
-    // The destination's content is unknown now: compare afresh next time.
-    e.dest_known = false;
-    return RecordError(e, "write " + s.dest_path + ": " + w.error().message());
-  }
-  e.written = std::move(*out);
-  {
+  if (!e.written || *e.written != out) {
+    if (auto w = ops_->WriteFile(s.container_id, s.dest_path, out, s.mode); !w) {
+      e.dest_known = false;  // its content is unknown now: compare afresh next time
+      return Fail(std::move(w.error()).Wrap("write " + s.dest_path));
+    }
+    e.written = std::move(out);
+    e.signal_owed = !s.reload_signal.empty();
     std::lock_guard lk(mu_);
     ++e.stats.writes;
   }
-  if (!s.reload_signal.empty()) {
-    if (auto r = ops_->Signal(s.container_id, s.reload_signal); !r)
-      return RecordError(e, "signal " + s.reload_signal + ": " + r.error().message());
+  // Owed also after a failed signal: the process has not seen the new file yet.
+  if (e.signal_owed) {
+    TRY_CTX(ops_->Signal(s.container_id, s.reload_signal), "signal " + s.reload_signal);
+    e.signal_owed = false;
     std::lock_guard lk(mu_);
     ++e.stats.signals;
   }
-  e.logged_error.clear();
+  return {};
 }
 
 void TemplateManager::RecordError(Entry& e, const std::string& msg) {

@@ -11,7 +11,8 @@
 //
 // Renders run on one background thread (never on the catalog's watcher
 // callback); a render error keeps the old file, is counted and logged once
-// per distinct error, and the next change retries.
+// per distinct error, and the next change retries (a reload signal that
+// failed is retried too).
 //
 // Thread-safe.
 #pragma once
@@ -93,6 +94,7 @@ class TemplateManager {
     bool due_now = false;                    // deferred by SetReady(false) or Add
     Clock::time_point first, last;           // of the current burst of changes
     Stats stats;
+    bool signal_owed = false;                // written, reload signal not yet delivered
     std::string logged_error;                // last error logged (no repeats)
   };
   struct Notifier;
@@ -101,6 +103,7 @@ class TemplateManager {
   void Loop();
   // Caller holds render_mu_ (not mu_).
   void Render(Entry& e);
+  Result<void> RenderOnce(Entry& e);
   void RecordError(Entry& e, const std::string& msg);
 
   Catalog& catalog_;

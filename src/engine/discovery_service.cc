@@ -244,7 +244,7 @@ Result<std::unique_ptr<DiscoveryService>> DiscoveryService::Start(Engine& engine
   d::AddConsulRoutes(m.consul_router, *m.agent);
   for (const auto& a : m.consul_addrs) {
     auto fd = api::ListenTcp(a);
-    if (!fd) return Fail(Error(fd.error().code(), "discovery API on " + a + ": " + fd.error().message() +
+    if (!fd) return Fail(Error(fd.error().errnum(), "discovery API on " + a + ": " + fd.error().message() +
                                                       " (change it with --consul-addr, or --consul-addr none)"));
     auto srv = std::make_unique<api::HttpServer>(std::move(*fd), m.consul_router);
     srv->Start();

@@ -187,10 +187,11 @@ wait_upstream() {
 # The request loop
 
 # request_loop URL UNTIL OUTFILE: GETs without keep-alive in the background until UNTIL
-# (seconds, or a file whose creation stops it); OUTFILE gets "TIME STATUS FIRST-BODY-LINE"
-# per request (status 0: transport error). Sets REQ_PID.
+# (seconds, or a file whose creation stops it), $DISC_REQ_RATE a second at most; OUTFILE
+# gets "TIME STATUS FIRST-BODY-LINE" per request (status 0: transport error). Sets REQ_PID.
+DISC_REQ_RATE=${DISC_REQ_RATE:-100}
 request_loop() {
-  /usr/bin/python3 "$DISC_FIX/reqloop.py" "$1" "$2" "$3" &
+  /usr/bin/python3 "$DISC_FIX/reqloop.py" "$1" "$2" "$3" "$DISC_REQ_RATE" &
   REQ_PID=$!
   track_pid "$REQ_PID"
 }

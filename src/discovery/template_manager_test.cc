@@ -1,0 +1,300 @@
+#include "discovery/template_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "discovery/catalog.h"
+
+namespace moor::discovery {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// In-memory container filesystems; records writes and signals.
+class FakeOps : public ContainerOps {
+ public:
+  Result<ExecOutcome> Exec(const std::string&, const std::vector<std::string>&, int64_t) override {
+    return FailInvalid("not used");
+  }
+  Result<std::string> ReadFile(const std::string& c, const std::string& path) override {
+    std::lock_guard lk(mu);
+    auto it = files.find(c + ":" + path);
+    if (it == files.end()) return Fail(Error(ENOENT, path + ": No such file or directory"));
+    return it->second;
+  }
+  Result<void> WriteFile(const std::string& c, const std::string& path, const std::string& content,
+                         unsigned) override {
+    std::lock_guard lk(mu);
+    files[c + ":" + path] = content;
+    write_times.push_back(Clock::now());
+    return {};
+  }
+  Result<void> Signal(const std::string& c, const std::string& sig) override {
+    std::lock_guard lk(mu);
+    if (fail_signal) return Fail(Error(ESRCH, "no such process"));
+    signals.push_back(c + ":" + sig);
+    return {};
+  }
+  std::string File(const std::string& key) {
+    std::lock_guard lk(mu);
+    return files.contains(key) ? files[key] : "<missing>";
+  }
+  size_t Writes() {
+    std::lock_guard lk(mu);
+    return write_times.size();
+  }
+  size_t Signals() {
+    std::lock_guard lk(mu);
+    return signals.size();
+  }
+
+  std::mutex mu;
+  std::map<std::string, std::string> files;
+  std::vector<Clock::time_point> write_times;
+  std::vector<std::string> signals;
+  bool fail_signal = false;
+};
+
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 3000ms) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+constexpr const char* kUpstream =
+    "upstream php { {{range service \"php\"}}server {{.Address}}:{{.Port}};{{else}}server 127.0.0.1:65535 down;{{end}} }";
+
+class TemplateManagerTest : public ::testing::Test {
+ protected:
+  TemplateManagerTest() : catalog_(MakeNode()) {}
+  static Node MakeNode() {
+    Node n;
+    n.id = "node-1";
+    n.name = "host1";
+    n.address = "10.89.0.1";
+    return n;
+  }
+  void AddPhp(const std::string& id, const std::string& ip) {
+    ServiceInstance s;
+    s.id = id;
+    s.name = "php";
+    s.address = ip;
+    s.port = 9000;
+    CheckDef c;
+    c.id = "service:" + id;
+    c.name = "php check";
+    c.type = "ttl";
+    c.ttl_ns = 3'600'000'000'000;
+    c.initial = Health::kPassing;
+    ASSERT_TRUE(catalog_.Register(s, {c}));
+  }
+  static TemplateSpec Spec(const std::string& id, const std::string& container, std::string text) {
+    TemplateSpec s;
+    s.id = id;
+    s.container_id = container;
+    s.source_text = std::move(text);
+    s.dest_path = "/etc/nginx/conf.d/upstream.conf";
+    s.reload_signal = "HUP";
+    s.wait_min_ns = 100'000'000;
+    s.wait_max_ns = 1'000'000'000;
+    return s;
+  }
+
+  Catalog catalog_;
+  FakeOps ops_;
+};
+
+TEST_F(TemplateManagerTest, RendersAtOnceAndWritesOnlyWhatDiffers) {
+  AddPhp("web1:9000", "10.89.0.2");
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.2:9000; }");
+  EXPECT_EQ(ops_.signals, std::vector<std::string>{"c1:HUP"});
+  auto st = m.stats("c1:up");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->renders, 1u);
+  EXPECT_EQ(st->writes, 1u);
+  EXPECT_EQ(st->signals, 1u);
+
+  // Another template whose destination already holds its output: no write.
+  ASSERT_TRUE(m.Add(Spec("c1:again", "c1", kUpstream)));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(m.stats("c1:again")->writes, 0u);
+
+  // A change that does not alter the output renders but writes nothing.
+  ASSERT_TRUE(catalog_.KvPut("unrelated", "x", 0));
+  ASSERT_TRUE(WaitFor([&] { return m.stats("c1:up")->renders == 2; }));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(ops_.Signals(), 1u);
+}
+
+TEST_F(TemplateManagerTest, SourceFromContainerAndSyntaxErrors) {
+  TemplateManager m(catalog_, &ops_);
+  ops_.files["c1:/tpl/ok.tmpl"] = "{{ keyOrDefault \"a\" \"none\" }}";
+  ops_.files["c1:/tpl/bad.tmpl"] = "line1\n  {{ range service \"php\" }}";
+  TemplateSpec s = Spec("c1:ok", "c1", "");
+  s.source_path = "/tpl/ok.tmpl";
+  s.dest_path = "/out";
+  s.reload_signal = "";
+  ASSERT_TRUE(m.Add(s));
+  EXPECT_EQ(ops_.File("c1:/out"), "none");
+  EXPECT_EQ(ops_.Signals(), 0u);
+
+  s.id = "c1:bad";
+  s.source_path = "/tpl/bad.tmpl";
+  auto r = m.Add(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum(), EINVAL);
+  EXPECT_EQ(r.error().message(), "/tpl/bad.tmpl:2:6: unexpected end of template: {{range}} without {{end}}");
+  EXPECT_FALSE(m.stats("c1:bad"));
+
+  s.id = "c1:missing";
+  s.source_path = "/tpl/nope.tmpl";
+  r = m.Add(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum(), ENOENT);
+  EXPECT_FALSE(m.stats("c1:missing"));
+}
+
+TEST_F(TemplateManagerTest, FlappingWithinTheWaitWindowCausesNoReload) {
+  AddPhp("web1:9000", "10.89.0.2");
+  AddPhp("web2:9000", "10.89.0.3");
+  TemplateManager m(catalog_, &ops_);
+  TemplateSpec s = Spec("c1:up", "c1", kUpstream);
+  s.wait_min_ns = 200'000'000;
+  s.wait_max_ns = 5'000'000'000;
+  ASSERT_TRUE(m.Add(s));
+  ASSERT_EQ(ops_.Writes(), 1u);
+
+  // web2 flaps 20 times and ends passing, as it started.
+  for (int k = 0; k < 20; ++k) {
+    ASSERT_TRUE(catalog_.UpdateCheck("service:web2:9000", k % 2 == 0 ? Health::kCritical : Health::kPassing,
+                                     "flap " + std::to_string(k)));
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(WaitFor([&] { return m.stats("c1:up")->renders >= 2; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(ops_.Signals(), 1u);
+
+  // A real change: exactly one write and one signal.
+  ASSERT_TRUE(catalog_.UpdateCheck("service:web2:9000", Health::kCritical, "down"));
+  ASSERT_TRUE(WaitFor([&] { return ops_.Writes() == 2; }));
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(ops_.Writes(), 2u);
+  EXPECT_EQ(ops_.Signals(), 2u);
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.2:9000; }");
+}
+
+TEST_F(TemplateManagerTest, WaitMaxBoundsTheDelayUnderContinuousChurn) {
+  TemplateManager m(catalog_, &ops_);
+  TemplateSpec s = Spec("c1:n", "c1", "{{ keyOrDefault \"n\" \"\" }}");
+  s.wait_min_ns = 150'000'000;
+  s.wait_max_ns = 400'000'000;
+  ASSERT_TRUE(m.Add(s));
+  ASSERT_EQ(ops_.Writes(), 1u);
+  // A change every 20 ms never leaves wait_min of quiet: only wait_max lets renders through.
+  auto start = Clock::now();
+  for (int k = 0; Clock::now() - start < 1500ms; ++k) {
+    ASSERT_TRUE(catalog_.KvPut("n", std::to_string(k), 0));
+    std::this_thread::sleep_for(20ms);
+  }
+  std::vector<Clock::time_point> writes;
+  {
+    std::lock_guard lk(ops_.mu);
+    writes = ops_.write_times;
+  }
+  ASSERT_GE(writes.size(), 3u) << "renders were held back by the churn";
+  EXPECT_LT(writes[1] - start, 900ms);  // 400 ms bound plus scheduling slack
+  for (size_t k = 2; k < writes.size(); ++k) EXPECT_LT(writes[k] - writes[k - 1], 900ms);
+  EXPECT_LE(writes.size(), 6u);  // debounced: far fewer than the ~70 changes
+}
+
+TEST_F(TemplateManagerTest, NotReadyHoldsRendersBack) {
+  TemplateManager m(catalog_, &ops_);
+  m.SetReady(false);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  AddPhp("web1:9000", "10.89.0.2");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(ops_.Writes(), 0u);
+  EXPECT_EQ(m.stats("c1:up")->renders, 0u);
+  m.SetReady(true);
+  ASSERT_TRUE(WaitFor([&] { return ops_.Writes() == 1; }, 1000ms));
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.2:9000; }");
+  EXPECT_EQ(ops_.Signals(), 1u);
+}
+
+TEST_F(TemplateManagerTest, RemoveContainerStopsRenders) {
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  ASSERT_TRUE(m.Add(Spec("c2:up", "c2", kUpstream)));
+  ASSERT_EQ(ops_.Writes(), 2u);
+  m.RemoveContainer("c1");
+  EXPECT_FALSE(m.stats("c1:up"));
+  AddPhp("web1:9000", "10.89.0.2");
+  ASSERT_TRUE(WaitFor([&] { return ops_.Writes() == 3; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(ops_.Writes(), 3u);
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 127.0.0.1:65535 down; }");
+  EXPECT_EQ(ops_.File("c2:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.2:9000; }");
+  EXPECT_EQ(ops_.signals, (std::vector<std::string>{"c1:HUP", "c2:HUP", "c2:HUP"}));
+}
+
+TEST_F(TemplateManagerTest, RenderErrorKeepsTheFileAndRetries) {
+  ASSERT_TRUE(catalog_.KvPut("cfg/port", "80", 0));
+  TemplateManager m(catalog_, &ops_);
+  TemplateSpec s = Spec("c1:cfg", "c1", "listen {{ key \"cfg/port\" }};");
+  s.dest_path = "/cfg";
+  ASSERT_TRUE(m.Add(s));
+  EXPECT_EQ(ops_.File("c1:/cfg"), "listen 80;");
+
+  ASSERT_TRUE(catalog_.KvDelete("cfg/port", false));
+  ASSERT_TRUE(WaitFor([&] { return m.stats("c1:cfg")->errors == 1; }));
+  EXPECT_EQ(ops_.File("c1:/cfg"), "listen 80;");
+  EXPECT_EQ(m.stats("c1:cfg")->last_error,
+            "c1:cfg:1:11: error calling key: key \"cfg/port\" does not exist (use keyOrDefault for optional keys)");
+
+  ASSERT_TRUE(catalog_.KvPut("cfg/port", "8080", 0));
+  ASSERT_TRUE(WaitFor([&] { return ops_.File("c1:/cfg") == "listen 8080;"; }));
+  EXPECT_EQ(m.stats("c1:cfg")->signals, 2u);
+}
+
+TEST_F(TemplateManagerTest, FailedSignalIsRetriedOnTheNextChange) {
+  {
+    std::lock_guard lk(ops_.mu);
+    ops_.fail_signal = true;
+  }
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(m.stats("c1:up")->errors, 1u);
+  EXPECT_EQ(m.stats("c1:up")->last_error, "signal HUP: no such process");
+  {
+    std::lock_guard lk(ops_.mu);
+    ops_.fail_signal = false;
+  }
+  ASSERT_TRUE(catalog_.KvPut("unrelated", "x", 0));
+  ASSERT_TRUE(WaitFor([&] { return ops_.Signals() == 1; }));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(m.stats("c1:up")->signals, 1u);
+}
+
+TEST_F(TemplateManagerTest, EnvComesFromTheSpec) {
+  TemplateManager m(catalog_, &ops_);
+  TemplateSpec s = Spec("c1:env", "c1", "{{ env \"ROLE\" }}|{{ env \"HOME\" }}");
+  s.dest_path = "/env";
+  s.env = {{"ROLE", "edge"}};
+  ASSERT_TRUE(m.Add(s));
+  EXPECT_EQ(ops_.File("c1:/env"), "edge|");
+}
+
+}  // namespace
+}  // namespace moor::discovery
