@@ -19,8 +19,8 @@ PACKAGES=(
   # engine: state, netlink, nftables; other OCI runtimes the daemon can use
   libsqlite3-dev libnl-route-3-dev libnl-3-dev libnftables-dev crun
   # discovery: DNS wire format; real clients and peers for its tests and benchmark
-  # (dig, dnsperf, dnsmasq as the peer DNS server, prometheus's consul_sd, nginx, php-fpm)
-  libldns-dev dnsutils dnsperf dnsmasq-base prometheus nginx-light php8.2-fpm
+  # (dig, dnsperf, dnsmasq as the peer DNS server, prometheus, nginx, php-fpm, a Consul client library)
+  libldns-dev dnsutils dnsperf dnsmasq-base prometheus nginx-light php8.2-fpm python3-consul
 )
 
 missing=()

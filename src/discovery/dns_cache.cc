@@ -143,11 +143,18 @@ AssembleResult Assemble(const CachedAnswer& a, const uint8_t* query, const Simpl
   std::vector<uint32_t> order_big;
   auto idx = [&](size_t i) -> size_t { return n <= 64 ? order_small[i] : order_big[i]; };
   auto swap = [&](size_t i, size_t j) {
-    if (n <= 64) std::swap(order_small[i], order_small[j]);
-    else std::swap(order_big[i], order_big[j]);
+    if (n <= 64) {
+      std::swap(order_small[i], order_small[j]);
+    } else {
+      std::swap(order_big[i], order_big[j]);
+    }
   };
-  if (n <= 64) std::iota(order_small, order_small + n, uint16_t{0});
-  else { order_big.resize(n); std::iota(order_big.begin(), order_big.end(), 0u); }
+  if (n <= 64) {
+    std::iota(order_small, order_small + n, uint16_t{0});
+  } else {  // rare: a service with very many instances
+    order_big.resize(n);
+    std::iota(order_big.begin(), order_big.end(), 0u);
+  }
 
   size_t an = 0;
   std::vector<const std::string*> extras;

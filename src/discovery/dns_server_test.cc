@@ -140,7 +140,7 @@ TEST_F(DnsServerTest, AnswersFromTheCatalog) {
   EXPECT_NE(nodata.find("ANSWER: 0, AUTHORITY: 1"), std::string::npos) << nodata;
 
   auto st = server_->stats();
-  EXPECT_GT(st.queries, 10u);
+  EXPECT_GE(st.queries, 10u);
   EXPECT_GE(st.nxdomain, 1u);
 }
 

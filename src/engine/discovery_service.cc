@@ -16,6 +16,7 @@
 #include "discovery/catalog.h"
 #include "discovery/consul_api.h"
 #include "discovery/dns_server.h"
+#include "discovery/prometheus_sd.h"
 #include "discovery/registrar.h"
 #include "discovery/template_manager.h"
 #include "engine/engine_internal.h"
@@ -242,6 +243,7 @@ Result<std::unique_ptr<DiscoveryService>> DiscoveryService::Start(Engine& engine
   }
   engine.SetContainerResolver(m.container_resolver);
   d::AddConsulRoutes(m.consul_router, *m.agent);
+  d::AddPrometheusSdRoute(m.consul_router, *m.catalog);
   for (const auto& a : m.consul_addrs) {
     auto fd = api::ListenTcp(a);
     if (!fd) return Fail(Error(fd.error().errnum(), "discovery API on " + a + ": " + fd.error().message() +
@@ -277,6 +279,7 @@ DiscoveryService::~DiscoveryService() {
 
 void DiscoveryService::AddRoutes(api::Router& router) {
   d::AddConsulRoutes(router, *impl_->agent);
+  d::AddPrometheusSdRoute(router, *impl_->catalog);
   router.Handle("GET", "/discovery/info", [this](const api::Request&, api::ResponseWriter& w) {
     auto& m = *impl_;
     nlohmann::json j = {{"DnsAddresses", m.dns_addrs},

@@ -64,7 +64,7 @@ need_discovery() { ((DISC_ON)) || skip "discovery is not in this moor build"; }
 
 # make_host_image NAME: an image whose rootfs has merged-/usr symlinks, an empty usr/ (the
 # host's is mounted there), users root/www-data/nginx, and the fixtures: /moor/fpm.conf,
-# /moor/upstream.ctmpl, /moor/fastcgi_params, /etc/nginx/nginx.conf (+ a placeholder
+# /moor/upstream.ctmpl, /moor/flap.ctmpl, /moor/fastcgi_params, /etc/nginx/nginx.conf (+ a placeholder
 # upstream.conf so nginx starts before the first render), /srv/www/{index,slow}.php.
 make_host_image() {
   local name=$1 r="$T_TMP/hostimg-rootfs"
@@ -89,7 +89,7 @@ EOF
   printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$r/etc/nsswitch.conf"
   cp "$DISC_FIX/nginx.conf" "$r/etc/nginx/nginx.conf"
   cp "$DISC_FIX/upstream.placeholder.conf" "$r/etc/nginx/upstream.conf"
-  cp "$DISC_FIX/fpm.conf" "$DISC_FIX/upstream.ctmpl" "$DISC_FIX/fastcgi_params" "$r/moor/"
+  cp "$DISC_FIX/fpm.conf" "$DISC_FIX/upstream.ctmpl" "$DISC_FIX/flap.ctmpl" "$DISC_FIX/fastcgi_params" "$r/moor/"
   cp "$DISC_FIX/index.php" "$DISC_FIX/slow.php" "$r/srv/www/"
   chown 33:33 "$r/var/lib/nginx" "$r/var/lib/php/sessions"
   chmod -R a+rX "$r/moor" "$r/srv" "$r/etc"

@@ -94,14 +94,18 @@ capi_put() { curl -sf --max-time 5 --unix-socket "$E_SOCK" -X PUT --data "$2" "h
 t_flapping() {
   need_discovery
   run_flap f1 >/dev/null || die "run f1"
-  M run -d --name ng -v /usr:/usr:ro -l moor.service.ignore=true \
+  M run -d --name ng -v /usr:/usr:ro -l moor.service=web -l moor.service.port=80 -l moor.check=tcp \
     -l moor.template.flap=/moor/flap.ctmpl:/etc/nginx/flap.conf -l moor.reload.signal=HUP \
     "$DISC_IMG" "$DISC_NGINX_BIN" -g 'daemon off;' >/dev/null || die "run nginx"
+  # a container that provides no service (moor.service.ignore) still gets its templates
+  M run -d --name ng2 -v /usr:/usr:ro -l moor.service.ignore=true -l moor.template.flap=/moor/flap.ctmpl:/tmp/flap.conf \
+    -l moor.reload.signal=none "$DISC_IMG" /usr/bin/sleep 1000 >/dev/null || die "run ng2"
   wait_status 10 ng running || die "nginx: $(M logs ng 2>&1 | tail -3)"
   local pid
   pid=$(ijq ng .State.Pid)
   local f="/proc/$pid/root/etc/nginx/flap.conf"
   wait_for 10 "flap.conf rendered" test -s "$f"
+  wait_for 5 "flap.conf rendered in ng2 (moor.service.ignore=true)" test -s "/proc/$(ijq ng2 .State.Pid)/root/tmp/flap.conf"
   local h0 n
   h0=$(nginx_reloads ng)
   n=$(file_versions "$f" 10)
