@@ -251,11 +251,13 @@ void AddAgentRoutes(api::Router& router, Agent& agent) {
     if (!r) return SendAgentError(w, r.error(), "", "");
     w.Send(api::Response{200, {}, ""});
   });
-  router.Handle("PUT", "/v1/agent/service/deregister/{id}", [&](const Request& req, ResponseWriter& w) {
+  auto deregister_service = [&](const Request& req, ResponseWriter& w) {
     auto r = agent.DeregisterService(req.Param("id"));
     if (!r) return SendAgentError(w, r.error(), "service", req.Param("id"));
     w.Send(api::Response{200, {}, ""});
-  });
+  };
+  router.Handle("PUT", "/v1/agent/service/deregister/{id}", deregister_service);
+  router.Handle("GET", "/v1/agent/service/deregister/{id}", deregister_service);
   router.Handle("PUT", "/v1/agent/check/register", [&](const Request& req, ResponseWriter& w) {
     auto body = ParseBody(req, w);
     if (!body) return;
@@ -267,11 +269,13 @@ void AddAgentRoutes(api::Router& router, Agent& agent) {
     if (!r) return SendAgentError(w, r.error(), "", "");
     w.Send(api::Response{200, {}, ""});
   });
-  router.Handle("PUT", "/v1/agent/check/deregister/{id}", [&](const Request& req, ResponseWriter& w) {
+  auto deregister_check = [&](const Request& req, ResponseWriter& w) {
     auto r = agent.DeregisterCheck(req.Param("id"));
     if (!r) return SendAgentError(w, r.error(), "check", req.Param("id"));
     w.Send(api::Response{200, {}, ""});
-  });
+  };
+  router.Handle("PUT", "/v1/agent/check/deregister/{id}", deregister_check);
+  router.Handle("GET", "/v1/agent/check/deregister/{id}", deregister_check);
   auto ttl = [&](Health h) {
     return [&agent, h](const Request& req, ResponseWriter& w) {
       auto r = agent.UpdateTtl(req.Param("id"), h, req.Query("note").value_or(""));
@@ -279,9 +283,13 @@ void AddAgentRoutes(api::Router& router, Agent& agent) {
       w.Send(api::Response{200, {}, ""});
     };
   };
-  router.Handle("PUT", "/v1/agent/check/pass/{id}", ttl(Health::kPassing));
-  router.Handle("PUT", "/v1/agent/check/warn/{id}", ttl(Health::kWarning));
-  router.Handle("PUT", "/v1/agent/check/fail/{id}", ttl(Health::kCritical));
+  // Consul before 1.0 took GET on these (and on the deregister endpoints);
+  // clients of that age (python-consul 0.7, Debian's) still send GET.
+  for (const char* method : {"PUT", "GET"}) {
+    router.Handle(method, "/v1/agent/check/pass/{id}", ttl(Health::kPassing));
+    router.Handle(method, "/v1/agent/check/warn/{id}", ttl(Health::kWarning));
+    router.Handle(method, "/v1/agent/check/fail/{id}", ttl(Health::kCritical));
+  }
   router.Handle("PUT", "/v1/agent/check/update/{id}", [&](const Request& req, ResponseWriter& w) {
     auto body = ParseBody(req, w);
     if (!body) return;

@@ -106,6 +106,15 @@ t_flapping() {
   local f="/proc/$pid/root/etc/nginx/flap.conf"
   wait_for 10 "flap.conf rendered" test -s "$f"
   wait_for 5 "flap.conf rendered in ng2 (moor.service.ignore=true)" test -s "/proc/$(ijq ng2 .State.Pid)/root/tmp/flap.conf"
+  # the check does flap in the catalog
+  local i st last="" flips=0
+  for ((i = 0; i < 40; i++)); do
+    st=$(capi /v1/health/checks/flap | jq -r '.[0].Status' 2>/dev/null)
+    [[ -n "$last" && "$st" != "$last" ]] && flips=$((flips + 1))
+    last=$st
+    sleep 0.05
+  done
+  assert_true "the check flips between passing and critical ($flips flips in ~3 s)" test "$flips" -ge 3
   local h0 n
   h0=$(nginx_reloads ng)
   n=$(file_versions "$f" 10)

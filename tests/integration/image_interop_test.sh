@@ -59,8 +59,9 @@ moor_daemon() {
   [[ -n "${MD_SOCK[$rootname]:-}" ]] && return 0
   local exec_root
   exec_root=$(mktemp -d /tmp/mi.XXXXXX)
+  # Several daemons at once, in the host's network namespace: no discovery listeners.
   "$MOOR_BIN" daemon --root "$T_TMP/moor-$rootname" --exec-root "$exec_root" -H "$exec_root/moor.sock" \
-    >>"$T_TMP/daemon-$rootname.log" 2>&1 &
+    --dns-addr none --consul-addr none >>"$T_TMP/daemon-$rootname.log" 2>&1 &
   echo "$! $exec_root/moor.sock $T_TMP/moor-$rootname" >>"$T_TMP/moor-daemons"
   MD_SOCK[$rootname]="$exec_root/moor.sock"
   wait_for 20 "moor daemon for $rootname answers" \
