@@ -118,7 +118,6 @@ std::string ServiceNameFromImage(const std::string& image_ref) {
 
 ContainerPlan PlanFor(const ContainerInfo& c, const std::string& node_address) {
   ContainerPlan plan;
-  if (const auto* ig = Label(c, "moor.service.ignore"); ig && (*ig == "true" || *ig == "1")) return plan;
   Duration(c, "moor.service.drain", &plan.drain_ns, plan);
 
   // Templates are independent of services: an nginx may render without
@@ -155,6 +154,7 @@ ContainerPlan PlanFor(const ContainerInfo& c, const std::string& node_address) {
     plan.templates.push_back(std::move(t));
   }
 
+  if (const auto* ig = Label(c, "moor.service.ignore"); ig && (*ig == "true" || *ig == "1")) return plan;
   const auto* explicit_name = Label(c, "moor.service");
   if (!explicit_name) explicit_name = Label(c, "moor.service.name");
   std::string name = explicit_name ? SanitizeServiceName(*explicit_name) : ServiceNameFromImage(c.image_ref);

@@ -112,7 +112,10 @@ TEST(PlanFor, NothingWithoutAddressPortsOrWhenIgnored) {
   EXPECT_TRUE(PlanFor(c, "").instances.empty());
   c = Php();
   c.labels["moor.service.ignore"] = "true";
-  EXPECT_TRUE(PlanFor(c, "").instances.empty());
+  c.labels["moor.template.up"] = "/a.ctmpl:/b.conf";
+  auto p = PlanFor(c, "");
+  EXPECT_TRUE(p.instances.empty());
+  EXPECT_EQ(p.templates.size(), 1u) << "a container that provides no service still renders its templates";
 }
 
 TEST(PlanFor, BadLabelsWarnAndFallBack) {

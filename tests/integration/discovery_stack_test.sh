@@ -9,6 +9,7 @@ source "$(dirname "$0")/discovery_lib.sh"
 
 URL="http://127.0.0.1:$DISC_HTTP_PORT"
 # page_is GLOB: nginx's / answers with a body matching GLOB.
+# shellcheck disable=SC2053  # GLOB is a pattern
 page_is() { [[ "$(curl -s --max-time 5 "$URL/")" == $1 ]]; }
 # page_is5 GLOB: five times in a row (right after a HUP an old nginx worker may still answer).
 page_is5() { local i; for i in 1 2 3 4 5; do page_is "$1" || return 1; done; }
@@ -69,7 +70,7 @@ t_scale() {
   a1=$(addr_of p1 9000) a2=$(addr_of p2 9000) a3=$(addr_of p3 9000)
   wait_passing 20 php "$a1 $a2 $a3" || die "php instances did not pass"
   wait_upstream 10 ng "$a1 $a2 $a3" || die "upstream not rendered"
-  wait_for 10 "nginx serves php" page_is 'p[123]'
+  wait_for 10 "nginx serves php" page_is5 'p[123]'
   local out="$T_TMP/scale.req" stopf="$T_TMP/scale.stop"
   request_loop "$URL/" "$stopf" "$out"
   sleep 2
@@ -115,6 +116,8 @@ t_kill() {
   a1=$(addr_of p1 9000) a2=$(addr_of p2 9000) a3=$(addr_of p3 9000)
   wait_passing 20 php "$a1 $a2 $a3" || die "php instances did not pass"
   wait_upstream 10 ng "$a1 $a2 $a3" || die "upstream not rendered"
+  # the file is written before nginx has reloaded: wait until its workers have
+  wait_for 10 "nginx serves php" page_is5 'p[123]'
   local out="$T_TMP/kill.req" stopf="$T_TMP/kill.stop"
   request_loop "$URL/" "$stopf" "$out"
   sleep 1
@@ -150,6 +153,7 @@ t_stop_order() {
   a1=$(addr_of p1 9000) a2=$(addr_of p2 9000)
   wait_passing 20 php "$a1 $a2" || die "php instances did not pass"
   wait_upstream 10 ng "$a1 $a2" || die "upstream not rendered"
+  wait_for 10 "nginx serves php" page_is5 'p[12]'
   local out="$T_TMP/stop.req" stopf="$T_TMP/stop.stop"
   request_loop "$URL/" "$stopf" "$out"
   # slow requests in flight when the stop begins; nginx's round robin puts some on p2
@@ -184,7 +188,8 @@ t_stop_order() {
   assert_true "some of them ran on p2, the stopped instance ($on_p2)" test "$on_p2" -ge 1
   request_loop_stop "$stopf"
   say "  info - $(req_total "$out") requests ($(req_rate "$out")/s), backends: $(req_backends "$out" | tr '\n' ' ')"
-  assert_eq 0 "$(req_failed "$out")" "no failed request across the stop ($(req_failures "$out"))"
+  assert_eq 0 "$(req_failed "$out")" "no failed request across the stop ($(req_failures "$out"))" ||
+    say "  nginx errors: $(M logs ng 2>&1 | grep -E '\[(error|warn|crit)\]' | tail -4 | cut -c1-250 | tr '\n' '|')"
   assert_eq 0 "$(ijq p2 .State.ExitCode)" "php-fpm stopped gracefully (exit 0)"
 }
 
