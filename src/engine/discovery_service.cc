@@ -176,13 +176,19 @@ struct DiscoveryService::Impl {
     }
   }
 
+  // Reaps checks critical past their deregister_critical_after every second;
+  // reconciles with the live containers every reconcile_interval.
   void TimerLoop() {
+    auto next_reconcile = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.reconcile_interval_ns);
     std::unique_lock lock(mu);
     while (!stopping) {
-      cv.wait_for(lock, std::chrono::nanoseconds(cfg.reconcile_interval_ns), [&] { return stopping; });
+      cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
       if (stopping) return;
       lock.unlock();
-      registrar->Reconcile();
+      if (std::chrono::steady_clock::now() >= next_reconcile) {
+        registrar->Reconcile();
+        next_reconcile = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.reconcile_interval_ns);
+      }
       timespec ts{};
       clock_gettime(CLOCK_MONOTONIC, &ts);
       for (const auto& id : catalog->ReapCritical(int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec)) {

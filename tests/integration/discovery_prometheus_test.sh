@@ -3,7 +3,8 @@
 # labelled moor.service=app with an http check, become "up" targets; a removed one
 # disappears. Through the Consul API (consul_sd_configs, with Consul's meta labels) when
 # the Prometheus build has it — Debian's 2.42.0+ds does not — and through moor's DNS (SRV
-# records of app.service.moor; the scrapes resolve NAME.container.moor too). A blocking
+# records of app.service.moor; the scrapes resolve NAME.container.moor too) and through
+# HTTP service discovery (moor's /v1/moor/prometheus-sd, in every build). A blocking
 # query, what Consul clients watch with, wakes up when an instance goes.
 DISC_DNS_ADDR=127.0.0.1:53   # resolv.conf has no port: Prometheus asks port 53
 source "$(dirname "$0")/engine_lib.sh"
@@ -67,6 +68,12 @@ prom_flow() {
     assert_eq ",metrics,a1," "$(jq -r .discoveredLabels.__meta_consul_tags <<<"$t")" "__meta_consul_tags"
     assert_eq moor "$(jq -r .discoveredLabels.__meta_consul_service_metadata_team <<<"$t")" "service meta"
     assert_eq passing "$(jq -r .discoveredLabels.__meta_consul_health <<<"$t")" "__meta_consul_health"
+  elif [[ $sd == http ]]; then
+    assert_eq app "$(jq -r .discoveredLabels.__meta_moor_service <<<"$t")" "__meta_moor_service"
+    assert_eq "$ip1:8080" "$(jq -r .discoveredLabels.__address__ <<<"$t")" "__address__ is the container's address"
+    assert_eq ",metrics,a1," "$(jq -r .discoveredLabels.__meta_moor_tags <<<"$t")" "__meta_moor_tags"
+    assert_eq moor "$(jq -r .discoveredLabels.__meta_moor_service_meta_team <<<"$t")" "__meta_moor_service_meta_team"
+    assert_eq a1 "$(jq -r .discoveredLabels.__meta_moor_container <<<"$t")" "__meta_moor_container"
   else
     assert_eq app.service.moor "$(jq -r .discoveredLabels.__meta_dns_name <<<"$t")" "__meta_dns_name"
     assert_match "$(jq -r .discoveredLabels.__meta_dns_srv_record_target <<<"$t")" '^a1\.container\.moor\.?$' \
@@ -108,6 +115,12 @@ t_dns_sd() {
   return $rc
 }
 
+t_http_sd() {
+  need_discovery
+  [[ -x "$PROM_BIN" ]] || skip "no $PROM_BIN (Debian package prometheus)"
+  prom_flow http prometheus-http.yml
+}
+
 # A blocking query (?index=N&wait=…) returns when the service changes, with a higher
 # X-Consul-Index — how consul-template and Prometheus's consul SD watch.
 t_blocking_query() {
@@ -141,5 +154,6 @@ capi_tcp_ok() { capi_tcp "$1" >/dev/null; }
 disc_setup
 ecase "prometheus consul_sd finds and scrapes moor containers; a removed one disappears" t_consul_sd
 ecase "prometheus dns_sd (SRV app.service.moor) finds and scrapes them; a removed one disappears" t_dns_sd
+ecase "prometheus http_sd (moor's /v1/moor/prometheus-sd) finds and scrapes them; a removed one disappears" t_http_sd
 ecase "a blocking query on /v1/health/service/app returns on a change" t_blocking_query
 finish
