@@ -47,7 +47,35 @@ t_cli() {
   assert_eq "[]" "$(curl -s http://127.0.0.1:8500/v1/agent/services | jq -c '[.[]]')" "nothing left registered"
 }
 
+# deregister-critical-after, thresholds and a FastCGI-free exec check, through the API.
+t_check_lifecycle() {
+  local api=http://127.0.0.1:8500
+  curl -sf -X PUT "$api/v1/agent/service/register" -d '{"Name":"gone","ID":"gone1","Address":"192.0.2.30",
+    "Port":1,"Check":{"TTL":"1s","DeregisterCriticalServiceAfter":"2s","Status":"passing"}}' ||
+    fail "register gone1"
+  assert_eq 1 "$(curl -s "$api/v1/health/service/gone?passing" | jq length)" "starts passing (Status given)"
+  wait_for 10 "gone1 to be deregistered after 1 s TTL + 2 s critical" \
+    bash -c "[[ \$(curl -s $api/v1/agent/services | jq 'has(\"gone1\")') == false ]]"
+  # A container with an exec check and success_before_passing=3: until its first pass a check
+  # runs every 250 ms, so three passes take ≥ 0.5 s after the first probe.
+  local t0=$EPOCHREALTIME
+  M run -d --name ex1 -l moor.service=ex -l 'moor.check=exec:test -f /www/index.html' \
+    -l moor.check.interval=1s -l moor.check.success_before_passing=3 --expose 80 "$E_IMG" \
+    httpd -f -p 80 -h /www >/dev/null || die "run ex1"
+  wait_for 15 "ex to be passing" bash -c "[[ \$(curl -s '$api/v1/health/service/ex?passing' | jq length) == 1 ]]"
+  local took
+  took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  assert_true "3 passes needed: registered after ${took} s (≥ 0.5 s)" awk -v t="$took" 'BEGIN { exit !(t >= 0.5) }'
+  assert_eq docker "$(curl -s "$api/v1/health/service/ex" | jq -r '.[0].Checks[0].Type')" \
+    "an exec check in a container has Consul's type for it"
+  M exec ex1 rm /www/index.html
+  wait_for 10 "ex to turn critical" bash -c "[[ \$(curl -s '$api/v1/health/service/ex?passing' | jq length) == 0 ]]"
+  assert_eq 1 "$(curl -s "$api/v1/health/service/ex" | jq length)" "a critical instance stays listed (not passing)"
+  M rm -f ex1 >/dev/null
+}
+
 engine_setup
+ecase "checks: deregister-critical-after, success threshold, exec in the container" t_check_lifecycle
 ecase "python3-consul, unchanged, against moor's API" t_python_consul
 ecase "moor service / moor kv" t_cli
 finish
