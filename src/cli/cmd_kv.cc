@@ -1,5 +1,8 @@
 // moor kv get / put / rm / ls: the daemon's Consul-compatible KV store
 // (/v1/kv on the daemon socket), printed the way `consul kv` prints it.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -117,7 +120,15 @@ Result<int> CmdKvPut(const Globals& g, const std::vector<std::string>& args) {
   const std::string& key = a.positional[0];
   std::string value = a.positional.size() == 2 ? a.positional[1] : "";
   if (value == "-") {  // as consul kv put: "-" reads the value from stdin
-    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    value.clear();
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return FailErrno("kv put: read the value from stdin");
+      if (n == 0) break;
+      value.append(buf, static_cast<size_t>(n));
+    }
   }
   std::string query;
   if (a.Has("cas")) query += "&cas=" + std::to_string(TRY(UintFlag(a, "cas", "kv put")));

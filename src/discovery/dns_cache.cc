@@ -140,7 +140,8 @@ AssembleResult Assemble(const CachedAnswer& a, const uint8_t* query, const Simpl
   // Fisher-Yates over indexes, stopping when the packet is full.
   size_t n = a.answers.size();
   uint16_t order_small[64];
-  std::vector<uint32_t> order_big;
+  // Sized at construction: resize() trips g++ 12's -Wnull-dereference at -O3.
+  std::vector<uint32_t> order_big(n > 64 ? n : 0);
   auto idx = [&](size_t i) -> size_t { return n <= 64 ? order_small[i] : order_big[i]; };
   auto swap = [&](size_t i, size_t j) {
     if (n <= 64) {
@@ -152,7 +153,6 @@ AssembleResult Assemble(const CachedAnswer& a, const uint8_t* query, const Simpl
   if (n <= 64) {
     std::iota(order_small, order_small + n, uint16_t{0});
   } else {  // rare: a service with very many instances
-    order_big.resize(n);
     std::iota(order_big.begin(), order_big.end(), 0u);
   }
 

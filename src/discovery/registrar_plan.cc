@@ -41,7 +41,8 @@ std::string Address(const ContainerInfo& c, const std::string& node_address) {
 
 // The check for one instance, from moor.check*; nullopt = none (registered at once).
 std::optional<CheckDef> CheckFor(const ContainerInfo& c, const ServiceInstance& svc, ContainerPlan& plan) {
-  std::string spec = Label(c, "moor.check") ? *Label(c, "moor.check") : (c.has_healthcheck ? "docker" : "tcp");
+  const auto* label = Label(c, "moor.check");
+  std::string spec = label ? *label : (c.has_healthcheck ? "docker" : "tcp");
   CheckDef d;
   d.id = "service:" + svc.id;
   d.name = "Service '" + svc.name + "' check";
@@ -122,7 +123,8 @@ ContainerPlan PlanFor(const ContainerInfo& c, const std::string& node_address) {
 
   // Templates are independent of services: an nginx may render without
   // providing a service itself.
-  std::string signal = Label(c, "moor.reload.signal") ? *Label(c, "moor.reload.signal") : "HUP";
+  const auto* signal_label = Label(c, "moor.reload.signal");
+  std::string signal = signal_label ? *signal_label : "HUP";
   for (const auto& [key, value] : c.labels) {
     if (!StartsWith(key, "moor.template.")) continue;
     std::string name = key.substr(14);
