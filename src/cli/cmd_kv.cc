@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "cli/daemon_client.h"
+#include "common/base64.h"
 #include "common/strings.h"
 
 namespace moor::cli {
@@ -19,29 +20,10 @@ namespace {
 // A key in a /v1/kv path: its '/' stay path separators, the rest is escaped.
 std::string KvPath(const std::string& key) { return "/v1/kv/" + api::PercentEncode(key); }
 
+// A value as /v1/kv returns it (base64); "" when it is not valid base64.
 std::string Base64Decode(const std::string& s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
   std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v = val(c);
-    if (v < 0) continue;  // padding
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
+  return moor::Base64Decode(s, &out) ? out : "";
 }
 
 // The entry's value: JSON null (an empty value) prints as nothing.

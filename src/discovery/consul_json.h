@@ -15,10 +15,6 @@
 
 namespace moor::discovery::consul {
 
-// Base64 (standard alphabet, padded): KV values travel base64 in JSON.
-std::string Base64Encode(std::string_view s);
-// False on a malformed input (bad character, bad padding).
-bool Base64Decode(std::string_view s, std::string* out);
 // Go's time.Duration.String(): "0s", "250ms", "10s", "1m30s", "1h0m0s".
 std::string GoDuration(int64_t ns);
 

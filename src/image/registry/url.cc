@@ -1,9 +1,8 @@
 #include "image/registry/url.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 
+#include "common/base64.h"
 #include "common/strings.h"
 
 namespace moor::image::registry {
@@ -68,35 +67,13 @@ std::string RepositoryScope(std::string_view path, bool push) {
   return "repository:" + std::string(path) + (push ? ":pull,push" : ":pull");
 }
 
-std::string Base64Encode(std::string_view s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
+std::string Base64Encode(std::string_view s) { return moor::Base64Encode(s); }
 
 bool Base64Decode(std::string_view s, std::string& out) {
+  // Lenient where Docker's config files are: surrounding blanks, missing padding.
   std::string in(Trim(s));
-  for (char c : in) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') return false;
-  }
-  size_t pad = 0;
-  while (in.size() % 4 != 0) {
-    in += '=';
-    ++pad;
-  }
-  if (pad > 2) return false;
-  std::string buf(3 * (in.size() / 4) + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(buf.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return false;
-  // EVP_DecodeBlock counts padding as zero bytes; drop them.
-  size_t eq = 0;
-  for (size_t i = in.size(); i > 0 && in[i - 1] == '='; --i) ++eq;
-  buf.resize(static_cast<size_t>(n) - eq);
-  out = std::move(buf);
-  return true;
+  while (in.size() % 4 != 0) in += '=';
+  return moor::Base64Decode(in, &out);
 }
 
 }  // namespace moor::image::registry
