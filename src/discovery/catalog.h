@@ -118,8 +118,9 @@ class Catalog {
 
   // Called after every change with the new index (without the mutex held).
   // Returns a handle for Unwatch. Watchers must be quick (notify a thread).
-  int Watch(std::function<void(uint64_t index)> fn);
-  void Unwatch(int handle);
+  // const: watching is reading (the DNS server holds a const Catalog&).
+  int Watch(std::function<void(uint64_t index)> fn) const;
+  void Unwatch(int handle) const;
 
  private:
   struct Impl;

@@ -56,14 +56,14 @@ uint64_t Catalog::WaitFor(const std::function<uint64_t()>& current, uint64_t ind
   }
 }
 
-int Catalog::Watch(std::function<void(uint64_t index)> fn) {
+int Catalog::Watch(std::function<void(uint64_t index)> fn) const {
   std::lock_guard lk(impl_->mu);
   const int handle = impl_->next_watch++;
   impl_->watchers.emplace(handle, std::make_shared<std::function<void(uint64_t)>>(std::move(fn)));
   return handle;
 }
 
-void Catalog::Unwatch(int handle) {
+void Catalog::Unwatch(int handle) const {
   // Waits for a notification in progress on another thread, so the watcher's
   // captures may be destroyed once this returns (recursive: a watcher may
   // unwatch itself).

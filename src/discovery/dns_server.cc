@@ -332,7 +332,7 @@ Result<void> DnsServer::Start() {
     }
   }
   m.index = m.cat.Index();
-  m.watch = const_cast<Catalog&>(m.cat).Watch([&m](uint64_t i) { m.index.store(i, std::memory_order_release); });
+  m.watch = m.cat.Watch([&m](uint64_t i) { m.index.store(i, std::memory_order_release); });
   for (int fd : m.udp_fds) m.threads.emplace_back([&m, fd] { m.ServeUdp(fd); });
   for (int fd : m.tcp_fds) m.threads.emplace_back([&m, fd] { m.AcceptLoop(fd); });
   m.started = true;
@@ -353,7 +353,7 @@ void DnsServer::Stop() {
     m.conn_cv.wait(lk, [&] { return m.conn_fds.empty(); });
   }
   m.fwd->Stop();
-  const_cast<Catalog&>(m.cat).Unwatch(m.watch);
+  m.cat.Unwatch(m.watch);
   for (int fd : m.udp_fds) close(fd);
   for (int fd : m.tcp_fds) close(fd);
   m.udp_fds.clear();
