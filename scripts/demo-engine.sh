@@ -22,7 +22,7 @@ fetch() {
     2>/dev/null | sed '1,/^\r\?$/d')
   echo "${body:-(no answer)}"
 }
-trap 'M rm -f web >/dev/null 2>&1 || true; kill "${DPID:-}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+trap 'M rm -f web api1 api2 lb >/dev/null 2>&1 || true; kill "${DPID:-}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 start_daemon
 echo "engine: moor daemon started (pid $DPID, socket $SOCK)"
@@ -43,3 +43,29 @@ echo "engine: daemon restarted; it found the container again:"
 M ps --format '  {{.Names}}: {{.Status}}'
 M rm -f web >/dev/null
 echo "engine: removed; try the same by hand with: moor daemon & moor run … (docs/engine.md)"
+
+# Service discovery: two instances of "api" register once their HTTP check passes; DNS,
+# the Consul API and a template inside a third container follow them.
+echo "discovery: two httpd containers labelled moor.service=api with an HTTP check"
+for n in 1 2; do
+  M run -d --name "api$n" -l moor.service=api -l moor.check=http:/ --expose 8080 demo/busybox:1 \
+    sh -c 'mkdir -p /www; echo "api on $(hostname)" >/www/index.html; exec httpd -f -p 8080 -h /www' >/dev/null
+done
+M run -d --name lb -l 'moor.template.up=/up.ctmpl:/etc/upstream.conf' -l moor.reload.signal=none \
+  demo/busybox:1 sh -c 'printf "{{range service \"api\"}}server {{.Address}}:{{.Port}};\n{{end}}" >/up.ctmpl;
+                        exec sleep 600' >/dev/null
+for _ in $(seq 50); do [[ "$(M service ls 2>/dev/null | grep -c '2/2')" == 1 ]] && break; sleep 0.1; done
+echo "discovery: moor service ls"
+M service ls | sed 's/^/  /'
+echo "discovery: moor dns query api.service.moor SRV"
+M dns query api.service.moor SRV | sed 's/^/  /'
+echo "discovery: from inside a container (its resolver is moor's DNS): nslookup api.service.moor"
+M run --rm demo/busybox:1 nslookup api.service.moor 2>&1 | grep -E '^Address: 10' | sed 's/^/  /'
+M exec lb sh -c 'for i in $(seq 30); do [ -s /etc/upstream.conf ] && break; sleep 0.1; done'
+echo "discovery: /etc/upstream.conf rendered in the lb container from the catalog:"
+M exec lb cat /etc/upstream.conf | sed 's/^/  /'
+M stop -t 1 api2 >/dev/null
+echo "discovery: after moor stop api2 (deregistered before its stop signal):"
+M exec lb sh -c 'sleep 0.5; cat /etc/upstream.conf' | sed 's/^/  /'
+M rm -f api1 api2 lb >/dev/null
+echo "discovery: see docs/discovery.md (labels, checks, DNS names, the Consul API, templates)"
