@@ -69,6 +69,9 @@ std::optional<CheckDef> CheckFor(const ContainerInfo& c, const ServiceInstance& 
     d.type = "fastcgi";
     d.target = addr + ":" + std::to_string(port);
     d.path = arg.empty() ? "/ping" : arg;
+    // PHP-FPM answers its ping only when a worker is free: a pool busy with
+    // slow requests must not drop out of rotation on one late ping.
+    d.failures_before_critical = 3;
   } else if (kind == "exec") {
     if (arg.empty()) {
       plan.warnings.push_back("label moor.check=exec: needs a command (exec:CMD); using tcp");

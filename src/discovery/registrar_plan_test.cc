@@ -77,6 +77,9 @@ TEST(PlanFor, LabelsSetNameTagsMetaCheckAndDrain) {
   EXPECT_EQ(chk.interval_ns, 1'000'000'000);
   EXPECT_EQ(chk.failures_before_critical, 3);
   EXPECT_EQ(chk.body_match, "pong");
+  c.labels.erase("moor.check.failures_before_critical");
+  EXPECT_EQ(PlanFor(c, "").instances.at(0).checks.at(0).failures_before_critical, 3)
+      << "fastcgi checks tolerate two late pings by default";
   EXPECT_EQ(chk.id, "service:php-1:9000");
 }
 

@@ -106,14 +106,16 @@ EOF
 
 # run_php NAME [FLAGS...]: php-fpm in the foreground (pool on 0.0.0.0:9000, /ping, static
 # workers, SIGQUIT graceful for 20 s), service "php" with a fastcgi check every second and a
-# 1 s drain. FLAGS go to `moor run` (e.g. --restart always). Prints the id.
+# 1 s drain. A busy php-fpm answers its ping only when a worker is free, so one slow ping
+# must not take it out: critical after 3 failures in a row (as a production pool should).
+# FLAGS go to `moor run` (e.g. --restart always). Prints the id.
 run_php() {
   local name=$1; shift
   M run -d --name "$name" --hostname "$name" --stop-signal SIGQUIT --stop-timeout 25 \
     -v /usr:/usr:ro -v /etc/php:/etc/php:ro \
     -l moor.service=php -l moor.service.port=9000 -l moor.check=fastcgi:/ping \
-    -l moor.check.interval=1s -l moor.check.timeout=1s -l moor.service.drain=1s \
-    "$@" "$DISC_IMG" "$DISC_PHP_BIN" -F -y /moor/fpm.conf
+    -l moor.check.interval=1s -l moor.check.timeout=1s -l moor.check.failures_before_critical=3 \
+    -l moor.service.drain=1s "$@" "$DISC_IMG" "$DISC_PHP_BIN" -F -y /moor/fpm.conf
 }
 
 # run_nginx NAME [FLAGS...]: nginx in the foreground, published on 127.0.0.1:$DISC_HTTP_PORT,
