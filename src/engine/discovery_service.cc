@@ -44,7 +44,7 @@ class EngineView : public d::ContainerOps, public d::ContainerLister {
                          unsigned mode) override {
     return e_.WriteContainerFile(id, path, content, mode);
   }
-  Result<void> Signal(const std::string& id, const std::string& signal) override { return e_.Kill(id, signal); }
+  Result<void> Signal(const std::string& id, const std::string& signal) override { return e_.Signal(id, signal); }
 
   std::vector<d::ContainerInfo> List() override {
     std::vector<d::ContainerInfo> out;

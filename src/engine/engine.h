@@ -66,6 +66,10 @@ class Engine {
   Result<void> Stop(const std::string& key, std::optional<int> timeout_s, const std::string& signal);
   Result<void> Restart(const std::string& key, std::optional<int> timeout_s);
   Result<void> Kill(const std::string& key, const std::string& signal);
+  // Kill without the before-down hook: for discovery's own reload signals
+  // (a template's reload signal must not deregister the container, and the
+  // hook would wait for the very render that sends it).
+  Result<void> Signal(const std::string& key, const std::string& signal);
   Result<void> Remove(const std::string& key, bool force, bool volumes);
   Result<void> Pause(const std::string& key);
   Result<void> Unpause(const std::string& key);
@@ -192,6 +196,7 @@ class Engine {
   std::string container_resolver_;
   std::function<void(const std::string&, bool)> before_down_;
   void BeforeDown(const std::string& id, bool drain);
+  Result<void> KillImpl(const std::string& key, const std::string& signal, bool leave_discovery);
 
   struct ExecSession;
   std::mutex exec_mu_;

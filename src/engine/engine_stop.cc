@@ -84,11 +84,17 @@ Result<void> Engine::Restart(const std::string& key, std::optional<int> timeout_
   return {};
 }
 
-Result<void> Engine::Kill(const std::string& key, const std::string& signal) {
+Result<void> Engine::Kill(const std::string& key, const std::string& signal) { return KillImpl(key, signal, true); }
+
+Result<void> Engine::Signal(const std::string& key, const std::string& signal) {
+  return KillImpl(key, signal, false);
+}
+
+Result<void> Engine::KillImpl(const std::string& key, const std::string& signal, bool leave_discovery) {
   auto c = TRY(Find(key));
   std::unique_lock lock(c->mu);
   int signo = TRY_CTX(runtime::ParseSignal(signal.empty() ? "KILL" : signal), "--signal");
-  if (signo == SIGKILL || signo == SIGTERM || signo == SIGINT || signo == SIGQUIT) {
+  if (leave_discovery && (signo == SIGKILL || signo == SIGTERM || signo == SIGINT || signo == SIGQUIT)) {
     lock.unlock();
     BeforeDown(c->rec.id, false);
     lock.lock();
