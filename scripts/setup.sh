@@ -9,7 +9,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config make
   libgtest-dev libgmock-dev nlohmann-json3-dev libseccomp-dev libcap-dev
   # runtime tests and demo
-  runc busybox-static iproute2 jq util-linux procps psmisc python3 coreutils findutils
+  runc busybox-static iproute2 jq curl util-linux procps psmisc python3 coreutils findutils
   # engine tests (Docker is moor-runtime's client and peer)
   docker.io containerd
   # images: registry client, layers, store
@@ -21,6 +21,8 @@ PACKAGES=(
   # discovery: DNS wire format; real clients and peers for its tests and benchmark
   # (dig, dnsperf, dnsmasq as the peer DNS server, prometheus, nginx, php-fpm, a Consul client library)
   libldns-dev dnsutils dnsperf dnsmasq-base prometheus nginx-light php8.2-fpm python3-consul
+  # apps: moor.yaml (YAML with line/column marks)
+  libyaml-cpp-dev
 )
 
 missing=()
