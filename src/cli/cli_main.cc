@@ -57,6 +57,8 @@ Service discovery (docs/discovery.md):
   service ls | inspect NAME | register --name N --address IP --port P [--check-*] | deregister ID
   kv get KEY [--recurse] | put KEY VALUE [--cas N] | rm KEY [--recurse] | ls [PREFIX]
   dns query NAME [TYPE] [--server IP:PORT] [--tcp]
+Apps (moor.yaml, docs/moor-yaml.md):
+  config [-f FILE] [--format yaml|json] [--profile P]... [-q] [--services]   validate and print normalised
 System:
   info | version | system info | system df | system prune [--volumes]
   daemon [--root DIR] [--exec-root DIR] [-H SOCKET] ...   run the engine (moor daemon --help)
@@ -160,6 +162,7 @@ const std::map<std::string, Command>& Commands() {
       {"kv delete", CmdKvRm},
       {"kv ls", CmdKvLs},
       {"dns query", CmdDnsQuery},
+      {"config", CmdConfig},
       // System.
       {"info", CmdInfo},
       {"system info", CmdInfo},

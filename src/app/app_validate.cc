@@ -1,0 +1,147 @@
+// Checks across services: references, depends_on cycles, port conflicts,
+// build contexts, networks and volumes declared.
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+
+#include "app/app_internal.h"
+#include "common/file.h"
+#include "common/strings.h"
+
+namespace moor::app::detail {
+
+namespace {
+
+void CheckReferences(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::string>& enabled) {
+  const auto& services = parsed.app.services;
+  std::vector<std::string_view> names;
+  for (auto& [n, s] : services) names.push_back(n);
+  for (auto& [name, s] : services) {
+    std::string where = "services." + name;
+    for (auto& d : s.depends_on) {
+      auto it = services.find(d.service);
+      if (it == services.end()) {
+        std::string near = Closest(d.service, names);
+        ctx.Error(
+            d.pos, where + ".depends_on: unknown service \"" + d.service + "\"",
+            near.empty() ? "declare it under services: or remove the dependency" : "did you mean \"" + near + "\"?");
+      } else if (d.service == name) {
+        ctx.Error(d.pos, where + ".depends_on: the service depends on itself", "remove it from its own depends_on");
+      } else if (enabled.count(name) && !enabled.count(d.service)) {
+        ctx.Error(d.pos, where + ".depends_on: \"" + d.service + "\" is not enabled by the active profiles",
+                  "activate one of its profiles (" + Join(it->second.profiles, ", ") + ") with --profile");
+      }
+    }
+    for (auto& m : s.volumes) {
+      if (m.type == "volume" && !m.source.empty() && !parsed.declared_volumes.count(m.source)) {
+        ctx.Error(m.pos, where + ".volumes: volume \"" + m.source + "\" is not declared",
+                  "add it under the top-level volumes: (\"" + m.source + ": {}\"), or write ./" + m.source +
+                      " for a bind mount");
+      }
+    }
+    for (auto& n : s.networks) {
+      if (!parsed.declared_networks.count(n.name)) {
+        ctx.Error(n.pos, where + ".networks: network \"" + n.name + "\" is not declared",
+                  "add it under the top-level networks:");
+      }
+    }
+    if (s.build) {
+      const auto& b = *s.build;
+      std::error_code ec;
+      if (!std::filesystem::is_directory(b.context, ec)) {
+        ctx.Error(b.pos, where + ".build: the build context " + b.context + " does not exist",
+                  "create the directory, or fix the path (relative to the file's directory)");
+      } else if (!PathExists(b.context + "/" + b.dockerfile)) {
+        ctx.Error(b.pos, where + ".build: no " + b.dockerfile + " in " + b.context, "add it, or set build.dockerfile");
+      }
+    }
+  }
+}
+
+// depends_on cycles, each reported once as "a → b → a".
+void CheckCycles(const Ctx& ctx, const ParsedFile& parsed) {
+  const auto& services = parsed.app.services;
+  std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::set<std::set<std::string>> reported;
+  std::function<void(const std::string&)> visit = [&](const std::string& n) {
+    state[n] = 1;
+    path.push_back(n);
+    auto it = services.find(n);
+    if (it != services.end()) {
+      for (auto& d : it->second.depends_on) {
+        if (d.service == n || !services.count(d.service)) continue;
+        int st = state[d.service];
+        if (st == 1) {
+          auto from = std::find(path.begin(), path.end(), d.service);
+          std::vector<std::string> cycle(from, path.end());
+          std::set<std::string> key(cycle.begin(), cycle.end());
+          if (reported.insert(key).second) {
+            // Start the cycle at its smallest name, so it reads the same every run.
+            auto mn = std::min_element(cycle.begin(), cycle.end());
+            std::rotate(cycle.begin(), mn, cycle.end());
+            cycle.push_back(cycle.front());
+            const auto& first = services.at(cycle.front());
+            Pos at = first.depends_on_pos;
+            ctx.Error(at, "depends_on cycle: " + Join(cycle, " → "),
+                      "remove one of these dependencies; services cannot wait for each other");
+          }
+        } else if (st == 0) {
+          visit(d.service);
+        }
+      }
+    }
+    path.pop_back();
+    state[n] = 2;
+  };
+  for (auto& [n, s] : services) {
+    if (state[n] == 0) visit(n);
+  }
+}
+
+// The same host address/port/protocol published twice (also by replicas).
+void CheckPorts(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::string>& enabled) {
+  struct Use {
+    std::string service;
+    const PortSpec* port;
+  };
+  std::vector<Use> uses;
+  for (auto& [name, s] : parsed.app.services) {
+    if (!enabled.count(name)) continue;
+    for (auto& p : s.ports) {
+      if (p.published == 0) continue;
+      if (s.replicas > 1) {
+        ctx.Error(p.pos,
+                  "services." + name + ".ports: host port " + std::to_string(p.published) + " is published by " +
+                      std::to_string(s.replicas) + " replicas",
+                  "publish only the container port (\"" + std::to_string(p.target) +
+                      "\") for an ephemeral host port, or put a proxy in front");
+      }
+      for (auto& u : uses) {
+        const PortSpec& q = *u.port;
+        bool overlap = q.published == p.published && q.protocol == p.protocol &&
+                       (q.host_ip == p.host_ip || q.host_ip.empty() || p.host_ip.empty() || q.host_ip == "0.0.0.0" ||
+                        p.host_ip == "0.0.0.0");
+        if (!overlap) continue;
+        std::string addr =
+            (p.host_ip.empty() ? std::string("*") : p.host_ip) + ":" + std::to_string(p.published) + "/" + p.protocol;
+        ctx.Error(p.pos,
+                  "services." + name + ".ports: host port " + addr + " is already published by service \"" + u.service +
+                      "\" (line " + std::to_string(q.pos.line) + ")",
+                  "pick another host port");
+        break;
+      }
+      uses.push_back(Use{name, &p});
+    }
+  }
+}
+
+}  // namespace
+
+void Validate(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::string>& enabled) {
+  CheckReferences(ctx, parsed, enabled);
+  CheckCycles(ctx, parsed);
+  CheckPorts(ctx, parsed, enabled);
+}
+
+}  // namespace moor::app::detail

@@ -1,0 +1,78 @@
+#include "app/up_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace moor::app {
+namespace {
+
+using K = UpAction::Kind;
+
+ExistingContainer C(const std::string& id, const std::string& svc, int replica, const std::string& digest,
+                    bool running = true) {
+  return {id, "app-" + svc + "-" + std::to_string(replica), svc, replica, digest, running};
+}
+
+TEST(PlanUp, EmptyAppCreatesEveryReplicaInServiceOrder) {
+  auto plan = PlanUp({{"db", "d1", 1}, {"php", "p1", 2}}, {"db", "php"}, {}, true);
+  std::vector<UpAction> want = {{K::kCreate, "db", 1, ""}, {K::kCreate, "php", 1, ""}, {K::kCreate, "php", 2, ""}};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(PlanUp, SecondUpChangesNothing) {
+  auto plan = PlanUp({{"php", "p1", 2}}, {"php"}, {C("a", "php", 1, "p1"), C("b", "php", 2, "p1")}, true);
+  EXPECT_TRUE(plan.empty());
+}
+
+TEST(PlanUp, StoppedUpToDateContainersAreStartedNotRecreated) {
+  auto plan = PlanUp({{"php", "p1", 1}}, {"php"}, {C("a", "php", 1, "p1", false)}, true);
+  std::vector<UpAction> want = {{K::kStart, "php", 1, "a"}};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(PlanUp, ChangedDefinitionReplacesOnlyThatService) {
+  auto plan = PlanUp({{"nginx", "n1", 1}, {"php", "p2", 2}}, {"nginx", "php"},
+                     {C("n", "nginx", 1, "n1"), C("a", "php", 1, "p1"), C("b", "php", 2, "p1")}, true);
+  std::vector<UpAction> want = {{K::kReplace, "php", 1, "a"}, {K::kReplace, "php", 2, "b"}};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(PlanUp, ScaleUpFillsGapsAndScaleDownRemovesHighestFirst) {
+  auto up = PlanUp({{"php", "p1", 4}}, {"php"}, {C("a", "php", 1, "p1"), C("c", "php", 3, "p1")}, true);
+  std::vector<UpAction> want_up = {{K::kCreate, "php", 2, ""}, {K::kCreate, "php", 4, ""}};
+  EXPECT_EQ(up, want_up);
+  auto down = PlanUp({{"php", "p1", 1}}, {"php"},
+                     {C("a", "php", 1, "p1"), C("b", "php", 2, "p1"), C("c", "php", 3, "p1")}, true);
+  std::vector<UpAction> want_down = {{K::kRemove, "php", 3, "c"}, {K::kRemove, "php", 2, "b"}};
+  EXPECT_EQ(down, want_down);
+}
+
+TEST(PlanUp, DuplicateOrUnnumberedReplicasAreSurplus) {
+  auto plan = PlanUp({{"php", "p1", 1}}, {"php"}, {C("a", "php", 1, "p1"), C("z", "php", 1, "p1"),
+                                                   C("q", "php", 0, "p1")}, true);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].kind, K::kRemove);
+  EXPECT_EQ(plan[1].kind, K::kRemove);
+}
+
+TEST(PlanUp, OrphansAreRemovedLastOnlyWhenAskedAndUnselectedServicesAreLeftAlone) {
+  std::vector<ExistingContainer> have = {C("a", "php", 1, "p1"), C("o", "old", 1, "x"), C("n", "nginx", 1, "n1")};
+  // `moor up php`: nginx is in the file but not selected → untouched; "old" is an orphan.
+  auto plan = PlanUp({{"php", "p1", 1}}, {"php", "nginx"}, have, true);
+  std::vector<UpAction> want = {{K::kRemove, "old", 1, "o"}};
+  EXPECT_EQ(plan, want);
+  EXPECT_TRUE(PlanUp({{"php", "p1", 1}}, {"php", "nginx"}, have, false).empty());
+}
+
+TEST(PlanUp, ZeroReplicasRemovesAll) {
+  auto plan = PlanUp({{"php", "p1", 0}}, {"php"}, {C("a", "php", 1, "p1")}, true);
+  std::vector<UpAction> want = {{K::kRemove, "php", 1, "a"}};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(PlanUp, NamesAndDescriptions) {
+  EXPECT_EQ(ContainerName("shop", "php", 3), "shop-php-3");
+  EXPECT_EQ(DescribeAction({K::kReplace, "php", 2, "x"}), "replace php #2 (definition changed)");
+}
+
+}  // namespace
+}  // namespace moor::app
