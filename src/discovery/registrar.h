@@ -29,7 +29,7 @@ namespace moor::discovery {
 struct ContainerInfo {
   std::string id;
   std::string name;
-  std::string image_ref;  // as given ("docker.io/library/nginx:1.25")
+  std::string image_ref;  // as given ("registry.example/library/nginx:1.25")
   std::map<std::string, std::string> labels;
   std::string ip;  // on its moor network; "" for host/none networking
   bool host_network = false;
@@ -59,7 +59,7 @@ struct ContainerPlan {
 };
 // node_address: used for host-network containers.
 ContainerPlan PlanFor(const ContainerInfo& c, const std::string& node_address);
-// "docker.io/library/php-fpm:8.2" → "php-fpm"; "" when nothing usable.
+// "registry.example/team/php-fpm:8.2" → "php-fpm"; "" when nothing usable.
 std::string ServiceNameFromImage(const std::string& image_ref);
 
 class Registrar {

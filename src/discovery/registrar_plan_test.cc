@@ -17,7 +17,7 @@ ContainerInfo Php() {
 }
 
 TEST(ServiceNameFromImage, StripsRegistryPathTagAndDigest) {
-  EXPECT_EQ(ServiceNameFromImage("docker.io/library/nginx:1.25"), "nginx");
+  EXPECT_EQ(ServiceNameFromImage("registry.example/library/nginx:1.25"), "nginx");
   EXPECT_EQ(ServiceNameFromImage("localhost:5000/a/b/php-fpm@sha256:abcd"), "php-fpm");
   EXPECT_EQ(ServiceNameFromImage("My_App"), "my-app");
   EXPECT_EQ(ServiceNameFromImage(""), "");

@@ -154,8 +154,7 @@ struct DiscoveryService::Impl {
     return StartsWith(addr, ":") ? gateway + addr : addr;
   }
 
-  void EventLoop() {
-    uint64_t seq = engine.events().LastSeq();
+  void EventLoop(uint64_t seq) {
     for (;;) {
       {
         std::lock_guard lock(mu);
@@ -179,6 +178,16 @@ struct DiscoveryService::Impl {
   // Reaps checks critical past their deregister_critical_after every second;
   // reconciles with the live containers every reconcile_interval.
   void TimerLoop() {
+    // Templates are held back until the first round of checks after the
+    // start-up reconcile has reported (at most 5 s), off the daemon's
+    // start-up path: the API serves meanwhile.
+    {
+      std::unique_lock lock(mu);
+      for (int i = 0; i < 100 && !stopping && !agent->Pending().empty(); ++i) {
+        cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping; });
+      }
+    }
+    templates->SetReady(true);
     auto next_reconcile = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.reconcile_interval_ns);
     std::unique_lock lock(mu);
     while (!stopping) {
@@ -220,15 +229,13 @@ Result<std::unique_ptr<DiscoveryService>> DiscoveryService::Start(Engine& engine
 
   // The catalog is rebuilt from what runs; templates wait for it, so a
   // daemon restart never renders an empty upstream list.
+  // Events from here on are followed; the reconcile covers what came before.
+  uint64_t first_seq = engine.events().LastSeq();
   m.templates->SetReady(false);
   m.registrar->Reconcile();
-  for (int i = 0; i < 100 && !m.agent->Pending().empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  m.templates->SetReady(true);
 
   engine.SetBeforeDownHook([r = m.registrar.get()](const std::string& id, bool drain) { r->BeforeStop(id, drain); });
-  m.events_thread = std::thread([&m] { m.EventLoop(); });
+  m.events_thread = std::thread([&m, first_seq] { m.EventLoop(first_seq); });
   m.timer_thread = std::thread([&m] { m.TimerLoop(); });
 
   for (const auto& a : cfg.dns_listen) m.dns_addrs.push_back(m.Resolve(a));

@@ -192,6 +192,15 @@ class Engine {
   std::map<std::string, std::shared_ptr<Live>> containers_;
   bool shutting_down_ = false;
 
+  // What ServiceViewOf needs of an image, by image ID (immutable, so cached;
+  // guarded by images_mu_): the registrar asks for every container on each
+  // reconcile.
+  struct ImageFacts {
+    std::vector<std::string> exposed_ports;
+    bool healthcheck = false;
+    std::map<std::string, std::string> labels;
+  };
+  std::map<std::string, ImageFacts> image_facts_;
   std::mutex hook_mu_;  // guards before_down_ and container_resolver_
   std::string container_resolver_;
   std::function<void(const std::string&, bool)> before_down_;

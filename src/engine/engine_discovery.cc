@@ -134,16 +134,23 @@ Engine::ServiceView Engine::ServiceViewOf(const ContainerRecord& r) {
   for (const auto& b : r.config.ports) {
     if (!b.udp) v.tcp_ports.push_back(b.container_port);
   }
-  bool image_health = false;
+  ImageFacts facts;
   {
     std::lock_guard ilock(images_mu_);
-    if (auto img = images_->Resolve(r.image_id)) {
-      for (const auto& p : img->config.config.exposed_ports) add(p);
-      const auto& h = img->config.config.healthcheck;
-      image_health = h && !h->test.empty() && h->test[0] != "NONE";
-      v.image_labels = img->config.config.labels;
+    auto it = image_facts_.find(r.image_id);
+    if (it == image_facts_.end()) {
+      if (auto img = images_->Resolve(r.image_id)) {
+        const auto& h = img->config.config.healthcheck;
+        ImageFacts f{img->config.config.exposed_ports, h && !h->test.empty() && h->test[0] != "NONE",
+                     img->config.config.labels};
+        it = image_facts_.emplace(r.image_id, std::move(f)).first;
+      }
     }
+    if (it != image_facts_.end()) facts = it->second;
   }
+  for (const auto& p : facts.exposed_ports) add(p);
+  bool image_health = facts.healthcheck;
+  v.image_labels = std::move(facts.labels);
   if (r.config.healthcheck && !r.config.healthcheck->test.empty()) {
     v.has_healthcheck = r.config.healthcheck->test[0] != "NONE";
   } else {
