@@ -142,7 +142,7 @@ services:
         protocol: udp
     restart: on-failure:4
     depends_on: [php]
-    networks: [back, default]
+    networks: [back]
     templates:
       - {source: upstream.ctmpl, destination: /etc/nginx/upstream.conf, wait: "1s:5s"}
     service:
@@ -405,6 +405,22 @@ TEST_F(AppFileTest, MoreValidationErrors) {
             "9:33: services.a.depends_on.b.condition: unknown condition \"service_health\" — did you mean "
             "\"service_healthy\"?");
   EXPECT_EQ(e[7], "12:18: services.b.working_dir: \"rel\" is not an absolute path — write a path starting with /");
+}
+
+TEST_F(AppFileTest, OneNetworkPerServiceAndAMemoryFloor) {
+  auto e = Errors(R"(services:
+  a:
+    image: x
+    networks: [default, back]
+    mem_limit: 1m
+networks:
+  back:
+)");
+  ASSERT_EQ(e.size(), 2u) << Join(e, "\n");
+  EXPECT_EQ(e[0], "2:3: services.a.resources.memory: 1048576 bytes is below 6m — give at least 6m (the kernel needs "
+                  "that much for a container)");
+  EXPECT_EQ(e[1], "4:25: services.a.networks: a service can join one network for now (it has 2) — keep one network "
+                  "per service; services of the app reach each other through it");
 }
 
 TEST_F(AppFileTest, HealthcheckDisable) {

@@ -45,6 +45,15 @@ void CheckReferences(const Ctx& ctx, const ParsedFile& parsed, const std::set<st
                   "add it under the top-level networks:");
       }
     }
+    if (s.networks.size() > 1) {
+      ctx.Error(s.networks[1].pos, where + ".networks: a service can join one network for now (it has " +
+                                       std::to_string(s.networks.size()) + ")",
+                "keep one network per service; services of the app reach each other through it");
+    }
+    if (s.resources.memory > 0 && s.resources.memory < (6 << 20)) {
+      ctx.Error(s.pos, where + ".resources.memory: " + std::to_string(s.resources.memory) + " bytes is below 6m",
+                "give at least 6m (the kernel needs that much for a container)");
+    }
     if (s.build) {
       const auto& b = *s.build;
       std::error_code ec;

@@ -6,6 +6,18 @@
 
 namespace moor::app {
 
+namespace {
+
+// Lowest numbers (from 1) not in `used`; each one returned is added to it.
+int NextFree(std::set<int>& used) {
+  int n = 1;
+  while (used.count(n)) ++n;
+  used.insert(n);
+  return n;
+}
+
+}  // namespace
+
 std::vector<UpAction> PlanUp(const std::vector<DesiredService>& services,
                              const std::vector<std::string>& all_services,
                              const std::vector<ExistingContainer>& existing, bool remove_orphans) {
@@ -16,38 +28,49 @@ std::vector<UpAction> PlanUp(const std::vector<DesiredService>& services,
 
   for (const auto& svc : services) {
     auto have = by_service[svc.name];
-    // Replica number → container; a container without a usable or with a
-    // duplicate number is surplus.
-    std::map<int, const ExistingContainer*> slot;
-    std::vector<const ExistingContainer*> surplus;
     std::sort(have.begin(), have.end(), [](auto* a, auto* b) {
       return a->replica != b->replica ? a->replica < b->replica : a->name < b->name;
     });
+    // Every number a container holds stays taken until it is gone; a
+    // container without a usable number, or with one already held, is surplus.
+    std::set<int> used;
+    std::vector<const ExistingContainer*> current, outdated, surplus;
     for (const auto* c : have) {
-      if (c->replica >= 1 && c->replica <= svc.replicas && !slot.count(c->replica)) {
-        slot[c->replica] = c;
+      if (c->replica < 1 || used.count(c->replica)) {
+        surplus.push_back(c);
+        continue;
+      }
+      used.insert(c->replica);
+      (c->digest == svc.digest ? current : outdated).push_back(c);
+    }
+    // Keep up-to-date ones, running first, then by number.
+    std::stable_sort(current.begin(), current.end(), [](auto* a, auto* b) { return a->running > b->running; });
+    const size_t want = svc.replicas > 0 ? static_cast<size_t>(svc.replicas) : 0;
+    std::vector<UpAction> starts, creates, replaces, removes;
+    size_t kept = 0;
+    for (const auto* c : current) {
+      if (kept < want) {
+        ++kept;
+        if (!c->running) starts.push_back({K::kStart, svc.name, c->replica, c->id});
       } else {
         surplus.push_back(c);
       }
     }
-    // Start stopped up-to-date containers first, then fill gaps, then roll
-    // the outdated ones, then remove what is above the wanted count.
-    std::vector<UpAction> starts, creates, replaces;
-    for (int r = 1; r <= svc.replicas; ++r) {
-      auto it = slot.find(r);
-      if (it == slot.end()) {
-        creates.push_back({K::kCreate, svc.name, r, ""});
-      } else if (it->second->digest != svc.digest) {
-        replaces.push_back({K::kReplace, svc.name, r, it->second->id});
-      } else if (!it->second->running) {
-        starts.push_back({K::kStart, svc.name, r, it->second->id});
+    for (const auto* c : outdated) {
+      if (kept < want) {
+        ++kept;
+        replaces.push_back({K::kReplace, svc.name, NextFree(used), c->id, c->replica});
+      } else {
+        surplus.push_back(c);
       }
     }
-    out.insert(out.end(), starts.begin(), starts.end());
-    out.insert(out.end(), creates.begin(), creates.end());
-    out.insert(out.end(), replaces.begin(), replaces.end());
-    std::sort(surplus.begin(), surplus.end(), [](auto* a, auto* b) { return a->replica > b->replica; });
-    for (const auto* c : surplus) out.push_back({K::kRemove, svc.name, c->replica, c->id});
+    while (kept < want) {
+      ++kept;
+      creates.push_back({K::kCreate, svc.name, NextFree(used), ""});
+    }
+    std::stable_sort(surplus.begin(), surplus.end(), [](auto* a, auto* b) { return a->replica > b->replica; });
+    for (const auto* c : surplus) removes.push_back({K::kRemove, svc.name, c->replica, c->id});
+    for (auto* part : {&starts, &creates, &replaces, &removes}) out.insert(out.end(), part->begin(), part->end());
   }
 
   if (remove_orphans) {
@@ -67,11 +90,12 @@ std::string ContainerName(const std::string& app, const std::string& service, in
 }
 
 std::string DescribeAction(const UpAction& a) {
-  std::string who = a.service + " #" + std::to_string(a.replica);
+  std::string who = a.service + "-" + std::to_string(a.replica);
   switch (a.kind) {
     case UpAction::Kind::kStart: return "start " + who;
     case UpAction::Kind::kCreate: return "create " + who;
-    case UpAction::Kind::kReplace: return "replace " + who + " (definition changed)";
+    case UpAction::Kind::kReplace:
+      return "replace " + a.service + "-" + std::to_string(a.old_replica) + " with " + who + " (definition changed)";
     case UpAction::Kind::kRemove: return "remove " + who;
   }
   return "?";

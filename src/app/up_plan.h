@@ -7,11 +7,16 @@
 // - a service whose containers all run with the wanted digest: nothing (a
 //   second `up` changes nothing);
 // - a stopped container with the wanted digest is started, not recreated;
-// - missing replicas are created (lowest free replica numbers first);
+// - the number in a container's name is its replica number, unique within
+//   the service; a new container takes the lowest number no container of the
+//   service holds (so a replacement never needs a rename: php-1 is replaced
+//   by php-3 while php-1 still serves, and the next change brings php-1 back);
+// - missing replicas are created;
 // - containers with another digest are replaced one at a time: the new one
-//   is created and must be healthy before the old one is removed (rolling,
-//   gated on health by the executor);
-// - replicas above the wanted count are removed, highest number first;
+//   is created and must be ready before the old one is removed (rolling,
+//   gated on readiness by the executor);
+// - up-to-date containers above the wanted count are removed, highest number
+//   first (running ones are kept in preference to stopped ones);
 // - containers of services no longer in the file (orphans) are removed last;
 // - services are handled in dependency order (the order given).
 #pragma once
@@ -40,13 +45,14 @@ struct UpAction {
   enum class Kind {
     kStart,    // start the existing container `container`
     kCreate,   // create and start replica `replica` of `service`
-    kReplace,  // create replica `replica` anew, wait until healthy, then remove `container`
+    kReplace,  // create replica `replica` (a new number), wait until ready, then remove `container`
     kRemove,   // stop (deregistered first) and remove `container`
   };
   Kind kind;
   std::string service;
   int replica = 0;
   std::string container;  // id of the existing container, when there is one
+  int old_replica = 0;    // kReplace: the number of the container replaced
   bool operator==(const UpAction&) const = default;
 };
 

@@ -32,7 +32,25 @@ TEST(PlanUp, StoppedUpToDateContainersAreStartedNotRecreated) {
 TEST(PlanUp, ChangedDefinitionReplacesOnlyThatService) {
   auto plan = PlanUp({{"nginx", "n1", 1}, {"php", "p2", 2}}, {"nginx", "php"},
                      {C("n", "nginx", 1, "n1"), C("a", "php", 1, "p1"), C("b", "php", 2, "p1")}, true);
-  std::vector<UpAction> want = {{K::kReplace, "php", 1, "a"}, {K::kReplace, "php", 2, "b"}};
+  // New numbers: the old containers keep serving under theirs until the new ones are ready.
+  std::vector<UpAction> want = {{K::kReplace, "php", 3, "a", 1}, {K::kReplace, "php", 4, "b", 2}};
+  EXPECT_EQ(plan, want);
+  // The next change takes the freed numbers again.
+  auto again = PlanUp({{"php", "p3", 2}}, {"php"}, {C("c", "php", 3, "p2"), C("d", "php", 4, "p2")}, true);
+  std::vector<UpAction> want_again = {{K::kReplace, "php", 1, "c", 3}, {K::kReplace, "php", 2, "d", 4}};
+  EXPECT_EQ(again, want_again);
+}
+
+TEST(PlanUp, ScaleDownDuringAChangeRemovesOutdatedInsteadOfReplacingThem) {
+  auto plan = PlanUp({{"php", "p2", 1}}, {"php"},
+                     {C("a", "php", 1, "p1"), C("b", "php", 2, "p1"), C("c", "php", 3, "p2")}, true);
+  std::vector<UpAction> want = {{K::kRemove, "php", 2, "b"}, {K::kRemove, "php", 1, "a"}};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(PlanUp, RunningUpToDateContainersAreKeptBeforeStoppedOnes) {
+  auto plan = PlanUp({{"php", "p1", 1}}, {"php"}, {C("a", "php", 1, "p1", false), C("b", "php", 2, "p1")}, true);
+  std::vector<UpAction> want = {{K::kRemove, "php", 1, "a"}};
   EXPECT_EQ(plan, want);
 }
 
@@ -71,7 +89,8 @@ TEST(PlanUp, ZeroReplicasRemovesAll) {
 
 TEST(PlanUp, NamesAndDescriptions) {
   EXPECT_EQ(ContainerName("shop", "php", 3), "shop-php-3");
-  EXPECT_EQ(DescribeAction({K::kReplace, "php", 2, "x"}), "replace php #2 (definition changed)");
+  EXPECT_EQ(DescribeAction({K::kReplace, "php", 3, "x", 1}), "replace php-1 with php-3 (definition changed)");
+  EXPECT_EQ(DescribeAction({K::kCreate, "php", 2, ""}), "create php-2");
 }
 
 }  // namespace

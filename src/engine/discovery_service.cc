@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -293,6 +294,34 @@ DiscoveryService::~DiscoveryService() {
 void DiscoveryService::AddRoutes(api::Router& router) {
   d::AddConsulRoutes(router, *impl_->agent);
   d::AddPrometheusSdRoute(router, *impl_->catalog);
+  // Whether a container's instances are in the catalog: what `moor up` waits
+  // for before it lets traffic go (docs/api.md).
+  router.Handle("GET", "/v1/moor/registration/{id}", [this](const api::Request& req, api::ResponseWriter& w) {
+    auto& m = *impl_;
+    auto c = m.view->Get(req.Param("id"));
+    if (!c) return w.SendError(404, "no such container: " + req.Param("id"));
+    auto plan = d::PlanFor(*c, m.gateway);
+    auto pending = m.agent->Pending();
+    nlohmann::json instances = nlohmann::json::array();
+    for (const auto& inst : plan.instances) {
+      std::string status = "absent";
+      std::string output;
+      if (auto in = m.catalog->Instance(inst.service.id)) {
+        for (const auto& h : m.catalog->Health(in->name)) {
+          if (h.service.id != inst.service.id) continue;
+          status = std::string(d::HealthName(h.health));
+          for (const auto& chk : h.checks) {
+            if (chk.status != d::Health::kPassing) output = chk.output;
+          }
+        }
+      } else if (std::find(pending.begin(), pending.end(), inst.service.id) != pending.end()) {
+        status = "pending";
+      }
+      instances.push_back({{"ID", inst.service.id}, {"Service", inst.service.name}, {"Status", status},
+                           {"Output", output}});
+    }
+    w.SendJson(200, nlohmann::json{{"Container", c->name}, {"Instances", instances}}.dump());
+  });
   router.Handle("GET", "/discovery/info", [this](const api::Request&, api::ResponseWriter& w) {
     auto& m = *impl_;
     nlohmann::json j = {{"DnsAddresses", m.dns_addrs},
