@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # THE demo: installs what is missing, builds moor (release), then runs one busybox container
 # with moor-runtime and prints what the container sees of its isolation and limits next to
-# what the host sees. Needs root. MOOR_RUNTIME=/path/to/runtime runs the same demo with
-# another OCI runtime (e.g. /usr/sbin/runc) for comparison.
+# what the host sees; then images and the engine (in a private network namespace), and last
+# the PHP stack: DokuWiki behind nginx, brought up with `moor up` (scripts/demo-stack.sh; left
+# running, MOOR_DEMO_STACK=0 skips it). Needs root. MOOR_RUNTIME=/path/to/runtime runs the
+# first part with another OCI runtime (e.g. /usr/sbin/runc) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -198,4 +200,13 @@ DOCKERFILE
   # In a private network and mount namespace, so nothing it makes stays on this machine.
   echo
   unshare --net --mount --propagation slave bash "$repo/scripts/demo-engine.sh" "$MOOR" "$work/images" "$work"
+fi
+
+# ---------------------------------------------------------------------------------------
+# The stack: Debian's DokuWiki behind nginx, two groups of php-fpm containers found through
+# discovery, brought up from examples/wiki/moor.yaml with `moor up` (scripts/demo-stack.sh).
+# On this machine's network, on 127.0.0.1 only; left running (MOOR_DEMO_KEEP=0 takes it down).
+if [[ "${MOOR_DEMO_STACK:-1}" == 1 && -x ${MOOR_BUILD_DIR:-$repo/build}/cmd/moor/moor ]]; then
+  echo
+  bash "$repo/scripts/demo-stack.sh"
 fi

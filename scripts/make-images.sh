@@ -6,6 +6,7 @@
 #   moor/nginx:1.22           Debian bookworm, nginx-light
 #
 # Usage: scripts/make-images.sh [--moor PATH] [--root DIR] [--cache DIR] [--force] [--no-import]
+#                               [--code-dir DIR]
 #   --moor PATH   the moor CLI (default: build/cmd/moor/moor of this checkout, else `moor`)
 #   --root DIR    moor's state dir holding the image store (default: /var/lib/moor)
 #   --cache DIR   .deb cache, rootfs tarballs and scratch space (default: $MOOR_IMAGES_CACHE,
@@ -13,6 +14,14 @@
 #   --force       rebuild every rootfs and re-import every image
 #   --no-import   only make sure the rootfs tarballs are in the cache (needs no moor and no
 #                 store; the integration test uses it before it leaves the host's network)
+#   --code-dir DIR  also export DokuWiki's code from the dokuwiki rootfs into DIR, in Debian's
+#                 layout: DIR/usr/share/dokuwiki, DIR/etc/dokuwiki, DIR/var/lib/dokuwiki
+#                 (plugins, templates, ACL files and the initial data) and the libraries
+#                 Debian's package loads from outside its tree (DIR/usr/share/php,
+#                 DIR/usr/share/php-geshi, DIR/usr/share/javascript), owners kept — the
+#                 host code directory examples/wiki mounts read-only. Redone only when the
+#                 dokuwiki rootfs changed (DIR/.moor-code holds its inputs hash); a non-empty
+#                 DIR that this script did not make is refused.
 #
 # Idempotent: each image carries the label moor.images.inputs=<sha256 of what it is made of:
 # suite, apt sources, packages, config hook, import changes>; an image already in the store with
@@ -108,7 +117,7 @@ fi
 # ---------------------------------------------------------------------------------------
 # Options
 
-MOOR="" ROOT=/var/lib/moor CACHE=${MOOR_IMAGES_CACHE:-/var/cache/moor-images} FORCE=0 IMPORT=1
+MOOR="" ROOT=/var/lib/moor CACHE=${MOOR_IMAGES_CACHE:-/var/cache/moor-images} FORCE=0 IMPORT=1 CODE_DIR=""
 while (($#)); do
   case $1 in
     --moor) [[ $# -ge 2 ]] || die "--moor needs a path"; MOOR=$2; shift 2 ;;
@@ -116,8 +125,9 @@ while (($#)); do
     --cache) [[ $# -ge 2 ]] || die "--cache needs a directory"; CACHE=$2; shift 2 ;;
     --force) FORCE=1; shift ;;
     --no-import) IMPORT=0; shift ;;
+    --code-dir) [[ $# -ge 2 && -n "$2" ]] || die "--code-dir needs a directory"; CODE_DIR=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \"$1\" (usage: make-images.sh [--moor PATH] [--root DIR] [--cache DIR] [--force] [--no-import])" ;;
+    *) die "unknown argument \"$1\" (usage: make-images.sh [--moor PATH] [--root DIR] [--cache DIR] [--force] [--no-import] [--code-dir DIR])" ;;
   esac
 done
 
@@ -267,6 +277,8 @@ ensure() {  # SLUG NAME "PACKAGES" HOOK CHANGES...
   } | sha256sum | cut -c1-64)
   local tar=$CACHE/tars/$slug-${hash:0:16}.tar.zst
   local verfile=$CACHE/tars/$slug-${hash:0:16}.version
+  TAR_OF[$slug]=$tar
+  HASH_OF[$slug]=$hash
 
   if ((IMPORT && !FORCE)) && [[ "$(label_of "$name" moor.images.inputs)" == "$hash" ]]; then
     if [[ "$hook" == dokuwiki ]]; then  # the versioned tag too
@@ -318,10 +330,48 @@ ensure() {  # SLUG NAME "PACKAGES" HOOK CHANGES...
   printf '%-28s %9s %5ss  %s, imported\n' "$name" "$(human "$(size_of "$name")")" "$((SECONDS - start))" "$what"
 }
 
+declare -A TAR_OF=() HASH_OF=()
+
+# DokuWiki's code out of the dokuwiki rootfs, for stacks that mount it from the host.
+export_code() {  # DIR
+  local dir start=$SECONDS tar=${TAR_OF[dokuwiki]:-} hash=${HASH_OF[dokuwiki]:-}
+  dir=$(realpath -m -- "$1")
+  [[ "$dir" != / ]] || { echo "make-images: --code-dir / is not allowed: pick a directory of its own" >&2; return 1; }
+  [[ -n "$tar" ]] || { echo "make-images: --code-dir: the dokuwiki image was not made" >&2; return 1; }
+  local stamp=$dir/.moor-code
+  if ((!FORCE)) && [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" && -d "$dir/usr/share/dokuwiki" &&
+    -d "$dir/etc/dokuwiki" && -d "$dir/var/lib/dokuwiki/data" && -d "$dir/usr/share/php-geshi" ]]; then
+    printf '%-28s %9s %5ss  up to date\n' "code $dir" "$(du -sh "$dir" | cut -f1)B" "$((SECONDS - start))"
+    return 0
+  fi
+  if [[ -d "$dir" && ! -f "$stamp" && -n "$(ls -A "$dir")" ]]; then
+    echo "make-images: --code-dir $dir is not empty and was not made by make-images.sh: remove it or pick another directory" >&2
+    return 1
+  fi
+  if [[ ! -s "$tar" ]]; then  # the image is in the store but its tarball was cleaned away
+    local log=$CACHE/tmp/dokuwiki.log
+    build_rootfs dokuwiki "$PHP_PKGS dokuwiki" dokuwiki "$tar" "$log" ||
+      { echo "make-images: mmdebstrap failed for the dokuwiki code (log: $log)" >&2; return 1; }
+  fi
+  mkdir -p "$dir" || { echo "make-images: cannot create --code-dir $dir" >&2; return 1; }
+  rm -rf "${dir:?}/usr" "${dir:?}/etc" "${dir:?}/var" "$stamp"
+  if ! zstd -dcq "$tar" | tar -x -C "$dir" --numeric-owner --same-permissions \
+    ./usr/share/dokuwiki ./usr/share/php ./usr/share/php-geshi ./usr/share/javascript \
+    ./etc/dokuwiki ./var/lib/dokuwiki; then
+    echo "make-images: extracting DokuWiki's code into $dir failed" >&2
+    return 1
+  fi
+  echo "$hash" >"$stamp"
+  printf '%-28s %9s %5ss  exported\n' "code $dir" "$(du -sh "$dir" | cut -f1)B" "$((SECONDS - start))"
+}
+
 ensure php-fpm moor/php-fpm:8.2 "$PHP_PKGS" php "${PHP_CHANGES[@]}" || failed=1
 ensure dokuwiki moor/dokuwiki:latest "$PHP_PKGS dokuwiki" dokuwiki "${PHP_CHANGES[@]}" \
   'WORKDIR /usr/share/dokuwiki' || failed=1
 ensure nginx moor/nginx:1.22 "nginx-light" nginx "${NGINX_CHANGES[@]}" || failed=1
+if [[ -n "$CODE_DIR" ]]; then
+  export_code "$CODE_DIR" || failed=1
+fi
 
 ((failed)) && exit 1
 echo "make-images: done in $((SECONDS - total_start))s"

@@ -23,6 +23,8 @@ PACKAGES=(
   libldns-dev dnsutils dnsperf dnsmasq-base prometheus nginx-light php8.2-fpm python3-consul
   # apps: moor.yaml (YAML with line/column marks)
   libyaml-cpp-dev
+  # bench/stack: wrk as the HTTP load generator, docker-compose as the peer of `moor up`
+  wrk docker-compose
 )
 
 missing=()

@@ -68,8 +68,24 @@ bool Match(const std::vector<std::string>& pattern, std::string_view raw_path,
   for (size_t i = 0; i < pattern.size(); ++i) {
     const std::string& p = pattern[i];
     if (IsRest(p)) {
-      // The rest of the path as sent (slashes kept), possibly empty.
-      std::string_view rest = i < segs.size() ? raw_path.substr(segs[i].offset) : std::string_view();
+      // Literal segments after the rest parameter ("/images/{name*}/json")
+      // match the path's last segments; the rest is what lies between them
+      // (slashes kept) and is then at least one segment. Without a tail the
+      // rest is the remainder of the path, possibly empty.
+      const size_t tail = pattern.size() - i - 1;
+      std::string_view rest;
+      if (tail > 0) {
+        if (segs.size() < i + 1 + tail) return false;
+        const size_t first_tail = segs.size() - tail;
+        for (size_t k = 0; k < tail; ++k) {
+          if (IsParam(pattern[i + 1 + k]) || PercentDecode(segs[first_tail + k].text) != pattern[i + 1 + k])
+            return false;
+        }
+        // Up to the '/' before the first tail segment.
+        rest = raw_path.substr(segs[i].offset, segs[first_tail].offset - 1 - segs[i].offset);
+      } else if (i < segs.size()) {
+        rest = raw_path.substr(segs[i].offset);
+      }
       got[p.substr(1, p.size() - 3)] = PercentDecode(rest);
       *params = std::move(got);
       return true;

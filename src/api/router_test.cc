@@ -28,6 +28,9 @@ class RouterTest : public ::testing::Test {
     Add("POST", "/containers/prune");
     Add("GET", "/v1/kv/{key*}");
     Add("GET", "/_ping");
+    Add("GET", "/images/json");
+    Add("GET", "/images/{name*}/json");
+    Add("GET", "/images/{name*}/history");
   }
   void Add(const std::string& method, const std::string& pattern) {
     router.Handle(method, pattern, [this, method, pattern](const Request& req, ResponseWriter& w) {
@@ -83,6 +86,18 @@ TEST_F(RouterTest, RestParamTakesSlashes) {
   EXPECT_EQ(params["key"], "a/b c/d");
   EXPECT_EQ(Go("GET", "/v1/kv/"), 200);
   EXPECT_EQ(params["key"], "");
+}
+
+TEST_F(RouterTest, RestParamFollowedByLiteralsTakesWhatLiesBetween) {
+  EXPECT_EQ(Go("GET", "/images/moor/nginx:1.22/json"), 200);
+  EXPECT_EQ(hit, "GET /images/{name*}/json");
+  EXPECT_EQ(params["name"], "moor/nginx:1.22");
+  EXPECT_EQ(Go("GET", "/images/registry.example%3A5000/a/b:1/history"), 200);
+  EXPECT_EQ(hit, "GET /images/{name*}/history");
+  EXPECT_EQ(params["name"], "registry.example:5000/a/b:1");
+  EXPECT_EQ(Go("GET", "/images/json"), 200);  // the list, not an image called ""
+  EXPECT_EQ(hit, "GET /images/json");
+  EXPECT_EQ(Go("GET", "/images/x/other"), 404);
 }
 
 TEST_F(RouterTest, VersionPrefixIsStripped) {

@@ -41,6 +41,8 @@ struct ContainerStatus {
 struct RegistrationStatus {
   int instances = 0;  // how many its labels ask for (0: not a service)
   int passing = 0;    // of them, in the catalog and passing (or warning)
+  int templates = 0;  // templates its labels declare
+  int rendered = 0;   // of them, rendered into the container at least once
   std::string detail;  // e.g. "php:9000 pending: dial tcp 10.89.0.5:9000: connection refused"
 };
 

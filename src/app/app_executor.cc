@@ -86,10 +86,12 @@ Result<void> AppExecutor::WaitReady(const std::string& id, const std::string& na
       why = "its healthcheck says " + st->health;
     } else {
       auto reg = TRY(b_.Registration(id));
-      if (reg.instances == 0 || reg.passing >= reg.instances) {
-        ready = true;
-      } else {
+      if (reg.passing < reg.instances) {
         why = "its discovery check has not passed" + (reg.detail.empty() ? std::string() : " (" + Short(reg.detail, 300) + ")");
+      } else if (reg.rendered < reg.templates) {
+        why = "its templates are not rendered yet" + (reg.detail.empty() ? std::string() : " (" + Short(reg.detail, 300) + ")");
+      } else {
+        ready = true;
       }
     }
     if (ready) return {};
@@ -181,12 +183,14 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
     if (LabelOf(c, kLabelApp) != app.name) continue;
     by_id[c.id] = c;
     existing.push_back({c.id, c.name, LabelOf(c, kLabelService), ReplicaOf(c), LabelOf(c, kLabelDigest),
-                        IsRunning(c.state)});
+                        IsRunning(c.state), c.state == "exited" && c.exit_code == 0});
   }
   std::vector<DesiredService> desired;
   for (const auto& name : order) {
     auto sc = o.scale.find(name);
-    desired.push_back({name, digests[name], sc != o.scale.end() ? sc->second : app.services.at(name).replicas});
+    const auto& spec = app.services.at(name);
+    desired.push_back({name, digests[name], sc != o.scale.end() ? sc->second : spec.replicas,
+                       spec.restart.name == "no" || spec.restart.name == "on-failure"});
   }
   std::vector<std::string> all;
   for (const auto& [name, _] : app.services) all.push_back(name);

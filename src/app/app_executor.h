@@ -3,8 +3,9 @@
 // actions service by service in dependency order, gated on readiness.
 //
 // A container is ready when it runs, its healthcheck (if any) says healthy,
-// and every discovery instance its labels ask for is in the catalog and
-// passing. Readiness gates:
+// every discovery instance its labels ask for is in the catalog and
+// passing, and each of its templates has been rendered once (nginx serves
+// the real upstream list, not its placeholder). Readiness gates:
 // - a replacement: the old container is stopped (deregistered and drained
 //   first by the daemon) only once the new one is ready; if the new one does
 //   not get ready within the timeout it is removed and the old one kept;

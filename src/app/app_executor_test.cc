@@ -339,7 +339,10 @@ TEST_F(ExecutorTest, MissingImagesArePulledOrRefusedWithPullNever) {
 TEST_F(ExecutorTest, StoppedContainersAreStartedAndSelectionBringsDependencies) {
   auto app = Load(kStack);
   ASSERT_TRUE(Up(app));
-  for (auto& [id, c] : fake_.ctrs) c.st.state = "exited";
+  for (auto& [id, c] : fake_.ctrs) {
+    c.st.state = "exited";
+    c.st.exit_code = 137;  // killed: a service that should run (restart "no" exited 0 would count as done)
+  }
   UpOptions o;
   o.services = {"web"};  // brings php along
   ASSERT_TRUE(Up(app, o));

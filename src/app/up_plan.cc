@@ -51,7 +51,7 @@ std::vector<UpAction> PlanUp(const std::vector<DesiredService>& services,
     for (const auto* c : current) {
       if (kept < want) {
         ++kept;
-        if (!c->running) starts.push_back({K::kStart, svc.name, c->replica, c->id});
+        if (!c->running && !(svc.runs_once && c->exited_ok)) starts.push_back({K::kStart, svc.name, c->replica, c->id});
       } else {
         surplus.push_back(c);
       }

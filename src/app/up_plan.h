@@ -6,7 +6,8 @@
 // moor.app.replica, moor.app.digest) and are named APP-SERVICE-N. The rules:
 // - a service whose containers all run with the wanted digest: nothing (a
 //   second `up` changes nothing);
-// - a stopped container with the wanted digest is started, not recreated;
+// - a stopped container with the wanted digest is started, not recreated —
+//   unless the service runs once (restart no / on-failure) and it exited 0;
 // - the number in a container's name is its replica number, unique within
 //   the service; a new container takes the lowest number no container of the
 //   service holds (so a replacement never needs a rename: php-1 is replaced
@@ -30,6 +31,10 @@ struct DesiredService {
   std::string name;
   std::string digest;  // of the normalised service definition
   int replicas = 1;
+  // Restart policy no or on-failure: a container of it that exited with 0
+  // has done its job (a one-shot, e.g. seeding a volume) and is not started
+  // again by a later `moor up`.
+  bool runs_once = false;
 };
 
 struct ExistingContainer {
@@ -39,6 +44,7 @@ struct ExistingContainer {
   int replica = 0;      // moor.app.replica (1-based; 0 = unknown)
   std::string digest;   // moor.app.digest
   bool running = false;
+  bool exited_ok = false;  // stopped after exiting with status 0
 };
 
 struct UpAction {

@@ -81,6 +81,19 @@ TEST(PlanUp, OrphansAreRemovedLastOnlyWhenAskedAndUnselectedServicesAreLeftAlone
   EXPECT_TRUE(PlanUp({{"php", "p1", 1}}, {"php", "nginx"}, have, false).empty());
 }
 
+TEST(PlanUp, AOneShotThatExitedZeroIsNotStartedAgain) {
+  ExistingContainer done = C("s", "seed", 1, "d1", false);
+  done.exited_ok = true;
+  DesiredService seed{"seed", "d1", 1};
+  EXPECT_EQ(PlanUp({seed}, {"seed"}, {done}, true).size(), 1u);  // a long-running service: started again
+  seed.runs_once = true;
+  EXPECT_TRUE(PlanUp({seed}, {"seed"}, {done}, true).empty());
+  ExistingContainer failed = done;
+  failed.exited_ok = false;
+  std::vector<UpAction> want = {{K::kStart, "seed", 1, "s"}};
+  EXPECT_EQ(PlanUp({seed}, {"seed"}, {failed}, true), want);
+}
+
 TEST(PlanUp, ZeroReplicasRemovesAll) {
   auto plan = PlanUp({{"php", "p1", 0}}, {"php"}, {C("a", "php", 1, "p1")}, true);
   std::vector<UpAction> want = {{K::kRemove, "php", 1, "a"}};

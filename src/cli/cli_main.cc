@@ -59,6 +59,16 @@ Service discovery (docs/discovery.md):
   dns query NAME [TYPE] [--server IP:PORT] [--tcp]
 Apps (moor.yaml, docs/moor-yaml.md):
   config [-f FILE] [--format yaml|json] [--profile P]... [-q] [--services]   validate and print normalised
+  up [-d] [--wait] [--build] [--pull missing|always|never] [--no-orphans] [--scale SVC=N]...
+     [--timeout DURATION] [SERVICE...]     make what runs match the file (attached without -d)
+  down [-v] [-t SECONDS]                   remove the app's containers and networks (-v: volumes)
+  scale SVC=N...                           set replicas, rolling nothing else
+  app ps [-a] [-q] [--format json] [SERVICE...]   NAME SERVICE STATUS REGISTERED PORTS
+  app logs [-f] [-n N] [-t] [--since T] [SERVICE...]   merged, each line "NAME | …" (--file FILE)
+  app restart [-t SECONDS] [--timeout DURATION] [SERVICE...]   one at a time, each ready first
+  app up|down|scale|config                 the same as above
+  every app command: -f FILE (default moor.yaml, compose.yaml… here), -p NAME, --profile P
+  logs SERVICE / restart SERVICE           in an app's directory: the service's containers
 System:
   info | version | system info | system df | system prune [--volumes]
   daemon [--root DIR] [--exec-root DIR] [-H SOCKET] ...   run the engine (moor daemon --help)
@@ -163,6 +173,17 @@ const std::map<std::string, Command>& Commands() {
       {"kv ls", CmdKvLs},
       {"dns query", CmdDnsQuery},
       {"config", CmdConfig},
+      {"up", CmdUp},
+      {"down", CmdDown},
+      {"scale", CmdScale},
+      {"app up", CmdUp},
+      {"app down", CmdDown},
+      {"app scale", CmdScale},
+      {"app config", CmdConfig},
+      {"app ps", CmdAppPs},
+      {"app ls", CmdAppPs},
+      {"app logs", CmdAppLogs},
+      {"app restart", CmdAppRestart},
       // System.
       {"info", CmdInfo},
       {"system info", CmdInfo},
@@ -236,7 +257,7 @@ int CliMain(int argc, char** argv, char** envp) {
   std::string name = rest[0];
   size_t skip = 1;
   // Management commands: "image ls", "container run", "network create", …
-  static const char* kGroups[] = {"image", "container", "network", "volume", "system", "service", "kv", "dns"};
+  static const char* kGroups[] = {"image", "container", "network", "volume", "system", "service", "kv", "dns", "app"};
   for (auto* group : kGroups) {
     if (name != group) continue;
     if (rest.size() < 2) {

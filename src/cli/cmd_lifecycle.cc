@@ -86,7 +86,19 @@ Result<int> CmdRestart(const Globals& g, const std::vector<std::string>& args) {
   auto d = TRY(Daemon::Connect(g));
   return ForEach(a.positional, "restart: usage: moor restart [-t SECONDS] CONTAINER...",
                  [&](const std::string& n) -> Result<void> {
-                   TRY(d.Call("POST", C(n) + "/restart" + q));
+                   auto r = d.Call("POST", C(n) + "/restart" + q);
+                   if (!r && IsNoSuchContainer(r.error())) {
+                     // In an app's directory, `moor restart SERVICE` restarts the
+                     // service's containers one at a time.
+                     std::vector<std::string> app_args = {n};
+                     if (a.Has("time")) app_args = {"-t", a.Get("time"), n};
+                     if (auto rc = AppServiceFallback(g, CmdAppRestart, n, app_args)) {
+                       int code = TRY(std::move(*rc));
+                       if (code != 0) return FailInvalid("restart " + n + ": exit status " + std::to_string(code));
+                       return {};
+                     }
+                   }
+                   TRY(std::move(r));
                    return {};
                  });
 }

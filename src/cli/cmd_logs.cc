@@ -31,7 +31,12 @@ Result<int> CmdLogs(const Globals& g, const std::vector<std::string>& args) {
     q += "&tail=" + t;
   }
   auto d = TRY(Daemon::Connect(g));
-  auto info = TRY(InspectContainer(d, a.positional[0]));
+  auto found = InspectContainer(d, a.positional[0]);
+  if (!found && IsNoSuchContainer(found.error())) {
+    // In an app's directory, `moor logs SERVICE` shows the service's containers.
+    if (auto r = AppServiceFallback(g, CmdAppLogs, a.positional[0], args)) return std::move(*r);
+  }
+  auto info = TRY(std::move(found));
   bool tty = info.contains("Config") && info["Config"].is_object() && info["Config"].value("Tty", false);
   std::string id = info.value("Id", a.positional[0]);
 

@@ -1,6 +1,7 @@
 // What every command gets: global options and the output streams.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,5 +107,19 @@ Result<int> CmdKvLs(const Globals&, const std::vector<std::string>&);
 Result<int> CmdDnsQuery(const Globals&, const std::vector<std::string>&);
 // cmd_app_config.cc: the app file (moor.yaml).
 Result<int> CmdConfig(const Globals&, const std::vector<std::string>&);
+// cmd_app.cc: moor up / down / scale and moor app ps / logs / restart.
+Result<int> CmdUp(const Globals&, const std::vector<std::string>&);
+Result<int> CmdDown(const Globals&, const std::vector<std::string>&);
+Result<int> CmdScale(const Globals&, const std::vector<std::string>&);
+Result<int> CmdAppPs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdAppLogs(const Globals&, const std::vector<std::string>&);
+Result<int> CmdAppRestart(const Globals&, const std::vector<std::string>&);
+// `moor logs NAME` / `moor restart NAME` when the daemon knows no container
+// NAME: if the app file in the current directory has a service NAME, runs
+// cmd (the app variant) with args; nullopt otherwise.
+std::optional<Result<int>> AppServiceFallback(const Globals& g, Command cmd, const std::string& service,
+                                              const std::vector<std::string>& args);
+// The daemon's "no such container" answer.
+bool IsNoSuchContainer(const Error& e);
 
 }  // namespace moor::cli

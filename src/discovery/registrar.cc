@@ -41,6 +41,11 @@ void Registrar::UpLocked(const ContainerInfo& c, bool force) {
   auto fp = Fingerprint(c);
   auto it = known_.find(c.id);
   if (it != known_.end() && it->second.fingerprint == fp && !force) {
+    if (!it->second.failed_templates.empty()) {
+      auto retry = std::move(it->second.failed_templates);
+      it->second.failed_templates.clear();
+      AddTemplates(c.name, std::move(retry), it->second);
+    }
     // Same plan: keep the docker-check mirror current (health changed).
     for (const auto& id : it->second.docker_checks) {
       if (c.health == "healthy") agent_.SetDockerCheck(id, discovery::Health::kPassing, "container is healthy");
@@ -65,17 +70,23 @@ void Registrar::UpLocked(const ContainerInfo& c, bool force) {
   for (const auto& id : k.docker_checks) {
     if (c.health == "healthy") agent_.SetDockerCheck(id, discovery::Health::kPassing, "container is healthy");
   }
-  if (templates_) {
-    for (auto& t : plan.templates) {
-      std::string id = t.id;
-      if (auto r = templates_->Add(std::move(t)); !r) {
-        log::Warn("container " + c.name + ": template " + id + ": " + r.error().message());
-      } else {
-        k.template_ids.push_back(id);
-      }
+  AddTemplates(c.name, std::move(plan.templates), k);
+  known_[c.id] = std::move(k);
+}
+
+void Registrar::AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k) {
+  if (!templates_) return;
+  for (auto& t : specs) {
+    std::string id = t.id;
+    TemplateSpec copy = t;
+    if (auto r = templates_->Add(std::move(t)); !r) {
+      log::Warn("container " + container_name + ": template " + id + ": " + r.error().message() +
+                " (retried at the next reconcile)");
+      k.failed_templates.push_back(std::move(copy));
+    } else {
+      k.template_ids.push_back(id);
     }
   }
-  known_[c.id] = std::move(k);
 }
 
 void Registrar::Down(const std::string& container_id) {

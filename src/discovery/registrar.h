@@ -95,7 +95,11 @@ class Registrar {
     int64_t drain_ns = 0;
     std::vector<std::string> template_ids;
     std::vector<std::string> docker_checks;
+    // Templates whose source could not be read or parsed yet: retried at
+    // every Up of the same container (events and the periodic reconcile).
+    std::vector<TemplateSpec> failed_templates;
   };
+  void AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k);
   std::map<std::string, Known> known_;  // by container id (running, announced)
 };
 

@@ -241,6 +241,17 @@ Result<std::unique_ptr<DiscoveryService>> DiscoveryService::Start(Engine& engine
 
   for (const auto& a : cfg.dns_listen) m.dns_addrs.push_back(m.Resolve(a));
   for (const auto& a : cfg.consul_listen) m.consul_addrs.push_back(m.Resolve(a));
+  // Listeners on the gateway are bound with IP_FREEBIND; the bridge that
+  // carries the address is made now, so containers on other networks (an
+  // app's own) reach them before any container uses the default network.
+  for (const auto* addrs : {&m.dns_addrs, &m.consul_addrs}) {
+    for (const auto& a : *addrs) {
+      if (StartsWith(a, m.gateway + ":")) {
+        TRY_CTX(engine.networks().EnsureBridge("bridge"), "discovery: default bridge");
+        break;
+      }
+    }
+  }
   if (!m.dns_addrs.empty()) {
     d::DnsOptions o;
     o.listen = m.dns_addrs;
@@ -320,7 +331,15 @@ void DiscoveryService::AddRoutes(api::Router& router) {
       instances.push_back({{"ID", inst.service.id}, {"Service", inst.service.name}, {"Status", status},
                            {"Output", output}});
     }
-    w.SendJson(200, nlohmann::json{{"Container", c->name}, {"Instances", instances}}.dump());
+    nlohmann::json templates = nlohmann::json::array();
+    for (const auto& t : plan.templates) {
+      auto st = m.templates->stats(t.id);
+      templates.push_back({{"Destination", t.dest_path},
+                           {"Rendered", st && st->renders > 0},
+                           {"Error", st ? st->last_error : std::string("not loaded: its source could not be read (see the daemon log)")}});
+    }
+    w.SendJson(200,
+               nlohmann::json{{"Container", c->name}, {"Instances", instances}, {"Templates", templates}}.dump());
   });
   router.Handle("GET", "/discovery/info", [this](const api::Request&, api::ResponseWriter& w) {
     auto& m = *impl_;

@@ -223,18 +223,29 @@ Result<void> NetworkManager::ReleaseAll(const std::string& container_id) {
   return store_.ReleaseOwner(container_id);
 }
 
+Result<void> NetworkManager::EnsureBridgeLocked(const NetworkInfo& n) {
+  auto subnet = TRY(net::ParseSubnet(n.subnet));
+  TRY_CTX(netlink_.EnsureBridge(n.bridge, subnet.Gateway(), subnet.prefix, cfg_.mtu), "bridge " + n.bridge);
+  if (!n.internal && cfg_.masquerade) {
+    TRY(net::EnableIpForward());
+    TRY(net::EnsureMasquerade(subnet, n.bridge));
+  }
+  TRY(net::EnsureIsolation(n.bridge));
+  return {};
+}
+
+Result<void> NetworkManager::EnsureBridge(const std::string& name_or_id) {
+  std::lock_guard lock(mu_);
+  auto n = TRY(GetLocked(name_or_id));
+  return EnsureBridgeLocked(n);
+}
+
 Result<std::string> NetworkManager::Plumb(const std::string& container_id, const Endpoint& ep) {
   NetworkInfo n;
   {
     std::lock_guard lock(mu_);
     n = TRY(GetLocked(ep.network_id.empty() ? ep.network : ep.network_id));
-    auto subnet = TRY(net::ParseSubnet(n.subnet));
-    TRY_CTX(netlink_.EnsureBridge(n.bridge, subnet.Gateway(), subnet.prefix, cfg_.mtu), "bridge " + n.bridge);
-    if (!n.internal && cfg_.masquerade) {
-      TRY(net::EnableIpForward());
-      TRY(net::EnsureMasquerade(subnet, n.bridge));
-    }
-    TRY(net::EnsureIsolation(n.bridge));
+    TRY(EnsureBridgeLocked(n));
   }
   std::string path = TRY(net::CreatePinnedNetns(cfg_.NetnsDir(), container_id));
   auto fd = net::OpenNetns(path);

@@ -56,6 +56,12 @@ class NetworkManager {
                             const std::string& requested_ip);
   Result<void> ReleaseAll(const std::string& container_id);
 
+  // The network's bridge (with its gateway address, masquerade and isolation
+  // rules) made now rather than at the first container start: the daemon's
+  // DNS and Consul listeners on the default gateway must be reachable from
+  // every network before a container uses the default one.
+  Result<void> EnsureBridge(const std::string& name_or_id);
+
   // At start: bridge (and masquerade) ensured, netns pinned at
   // run_root/netns/ID, veth into it with the endpoint's address. Returns the
   // netns path. On failure nothing is left.
@@ -67,6 +73,7 @@ class NetworkManager {
 
  private:
   Result<NetworkInfo> GetLocked(const std::string& name_or_id);
+  Result<void> EnsureBridgeLocked(const NetworkInfo& n);
   const EngineConfig& cfg_;
   store::StateStore& store_;
   net::Netlink& netlink_;
