@@ -78,6 +78,10 @@ class AppBackend {
   // Writes one file into a container (created or running), making parent directories.
   virtual Result<void> PutFile(const std::string& id, const std::string& path, const std::string& content,
                                int mode) = 0;
+  // Renders the container's templates into it from the catalog (POST
+  // /v1/moor/render/{id}); for a container not started yet. A daemon without
+  // discovery: nothing to do (not an error).
+  virtual Result<void> RenderTemplates(const std::string& id) = 0;
   virtual Result<void> Start(const std::string& id) = 0;
   // Stops with the container's stop signal; SIGKILL after timeout_ns (< 0:
   // the container's own stop timeout). The daemon deregisters and drains it

@@ -208,6 +208,10 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
     for (size_t i = 0; i < s.templates.size(); ++i) {
       if (auto r = b_.PutFile(id, TemplatePath(kTemplateDir, s, i), contents[i], 0644); !r) return fail(r.error());
     }
+    if (!s.templates.empty()) {
+      // In place before the process starts (nginx will not start without its upstream file).
+      if (auto r = b_.RenderTemplates(id); !r) return fail(r.error());
+    }
     if (auto r = b_.Start(id); !r) return fail(r.error());
     return id;
   };

@@ -107,6 +107,10 @@ class FakeBackend : public AppBackend {
     ctrs[id].files[path] = content;
     return {};
   }
+  Result<void> RenderTemplates(const std::string& id) override {
+    calls.push_back("render " + NameOf(id));
+    return {};
+  }
   Result<void> Start(const std::string& id) override {
     calls.push_back("start " + NameOf(id));
     if (NameOf(id) == fail_start_of) return FailInvalid("start failed");
@@ -216,9 +220,13 @@ TEST_F(ExecutorTest, UpCreatesEverythingInOrderAndASecondUpChangesNothing) {
     found = true;
   }
   EXPECT_TRUE(found);
-  // web came after php was ready.
+  // web came after php was ready, its template rendered before its start.
   auto creates = CallsStartingWith("create");
   EXPECT_EQ(creates.back(), "create shop-web-1");
+  EXPECT_EQ(CallsStartingWith("render"), (std::vector<std::string>{"render shop-web-1"}));
+  auto n = fake_.calls.size();
+  EXPECT_EQ(fake_.calls[n - 2], "render shop-web-1");
+  EXPECT_EQ(fake_.calls[n - 1], "start shop-web-1");
 
   ASSERT_TRUE(Up(app));
   EXPECT_TRUE(CallsStartingWith("create").empty());

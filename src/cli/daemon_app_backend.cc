@@ -333,6 +333,15 @@ Result<void> DaemonAppBackend::PutFile(const std::string& id, const std::string&
   return {};
 }
 
+Result<void> DaemonAppBackend::RenderTemplates(const std::string& id) {
+  auto r = d_.http().Do("POST", "/v1/moor/render/" + Esc(id), {}, {});
+  if (!r) return Fail(std::move(r.error()));
+  // A daemon without discovery has no such route: nothing renders templates there.
+  if (r->status == 404 && r->body.find("no such container") == std::string::npos) return {};
+  if (r->status >= 300) return Fail(ResponseError(*r));
+  return {};
+}
+
 Result<void> DaemonAppBackend::Start(const std::string& id) {
   auto r = Do("POST", C(id) + "/start");
   if (!r) return Fail(StartError(std::move(r.error())));

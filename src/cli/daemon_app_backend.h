@@ -37,6 +37,7 @@ class DaemonAppBackend : public app::AppBackend {
   Result<std::string> Create(const std::string& name, const nlohmann::json& body) override;
   Result<void> PutFile(const std::string& id, const std::string& path, const std::string& content,
                        int mode) override;
+  Result<void> RenderTemplates(const std::string& id) override;
   Result<void> Start(const std::string& id) override;
   Result<void> Stop(const std::string& id, int64_t timeout_ns) override;
   Result<void> Remove(const std::string& id) override;

@@ -72,6 +72,12 @@ class TemplateManager {
   // not an error of Add: it is counted and retried on the next change. An
   // existing id is replaced.
   Result<void> Add(TemplateSpec spec);
+  // Renders `spec` once from the catalog into its container now: no signal,
+  // nothing added. For a container not started yet, so its process finds
+  // the file in place (nginx refuses to start without its upstream file);
+  // the Add at its start then sees the same content and neither rewrites
+  // nor signals. Errors: the source's read or parse, the render, the write.
+  Result<void> RenderInto(const TemplateSpec& spec);
   // Stops rendering; returns after any render of it in progress has ended.
   void Remove(const std::string& id);
   void RemoveContainer(const std::string& container_id);

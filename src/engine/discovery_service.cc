@@ -341,6 +341,22 @@ void DiscoveryService::AddRoutes(api::Router& router) {
     w.SendJson(200,
                nlohmann::json{{"Container", c->name}, {"Instances", instances}, {"Templates", templates}}.dump());
   });
+  // Renders a created container's templates into it before its start
+  // (`moor up` calls it between create and start).
+  router.Handle("POST", "/v1/moor/render/{id}", [this](const api::Request& req, api::ResponseWriter& w) {
+    auto& m = *impl_;
+    auto c = m.view->Get(req.Param("id"));
+    if (!c) return w.SendError(404, "no such container: " + req.Param("id"));
+    auto plan = d::PlanFor(*c, m.gateway);
+    int n = 0;
+    for (const auto& t : plan.templates) {
+      if (auto r = m.templates->RenderInto(t); !r) {
+        return w.SendError(500, "container " + c->name + ": template " + t.dest_path + ": " + r.error().message());
+      }
+      ++n;
+    }
+    w.SendJson(200, nlohmann::json{{"Rendered", n}}.dump());
+  });
   router.Handle("GET", "/discovery/info", [this](const api::Request&, api::ResponseWriter& w) {
     auto& m = *impl_;
     nlohmann::json j = {{"DnsAddresses", m.dns_addrs},
