@@ -116,6 +116,50 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
     if (selected.count(name)) order.push_back(name);
   }
 
+  // Images, then what each container is made of.
+  std::map<std::string, std::string> image_ids;  // by ref
+  std::map<std::string, std::string> digests;    // by service
+  std::map<std::string, std::vector<std::string>> templates;
+  for (const auto& name : order) {
+    const auto& s = app.services.at(name);
+    if (!image_ids.count(s.image)) {
+      std::string id;
+      if (s.build) {
+        if (!o.build) id = TRY(b_.ImageId(s.image));
+        if (id.empty()) {
+          log_(name + ": building " + s.image + " from " + s.build->context);
+          id = TRY_CTX(b_.Build(*s.build, s.image), "service " + name + ": build (nothing was started)");
+        }
+      } else {
+        if (o.pull != "always") id = TRY(b_.ImageId(s.image));
+        if (id.empty()) {
+          const std::string where = app.path + ":" + std::to_string(s.pos.line) + ":" + std::to_string(s.pos.column) +
+                                    ": services." + name + ".image: ";
+          if (o.pull == "never")
+            return FailInvalid(where + s.image + " is not present here (and --pull never) — pull, import or build it "
+                                       "first, or fix the name; nothing was started");
+          log_(name + ": pulling " + s.image);
+          auto pulled = b_.Pull(s.image);
+          if (!pulled)
+            return FailInvalid(where + s.image + " is not present here and the pull failed: " +
+                               pulled.error().message() + " — import or build it first (moor image import, moor build), "
+                               "or fix the name; nothing was started");
+          id = *pulled;
+        }
+      }
+      image_ids[s.image] = id;
+    }
+    auto& contents = templates[name];
+    for (const auto& t : s.templates) {
+      auto text = ReadFile(t.source);
+      if (!text)
+        return FailInvalid("service " + name + ": template " + t.source + ": " + text.error().message() +
+                           " — fix the path in " + app.path);
+      contents.push_back(std::move(*text));
+    }
+    digests[name] = ContainerDigest(s, image_ids[s.image], contents);
+  }
+
   // Networks and volumes the selected services use.
   const auto labels = AppObjectLabels(app);
   std::set<std::string> nets, vols;
@@ -137,43 +181,6 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
     if (it == app.volumes.end() || it->second.external) continue;
     if (TRY_CTX(b_.EnsureVolume(it->second, labels), "volume " + it->second.name))
       log_("volume " + it->second.name + ": created");
-  }
-
-  // Images, then what each container is made of.
-  std::map<std::string, std::string> image_ids;  // by ref
-  std::map<std::string, std::string> digests;    // by service
-  std::map<std::string, std::vector<std::string>> templates;
-  for (const auto& name : order) {
-    const auto& s = app.services.at(name);
-    if (!image_ids.count(s.image)) {
-      std::string id;
-      if (s.build) {
-        if (!o.build) id = TRY(b_.ImageId(s.image));
-        if (id.empty()) {
-          log_(name + ": building " + s.image + " from " + s.build->context);
-          id = TRY_CTX(b_.Build(*s.build, s.image), "build " + name);
-        }
-      } else {
-        if (o.pull != "always") id = TRY(b_.ImageId(s.image));
-        if (id.empty()) {
-          if (o.pull == "never")
-            return FailInvalid("service " + name + ": image " + s.image +
-                               " is not present and --pull never was given; pull, import or build it first");
-          log_(name + ": pulling " + s.image);
-          id = TRY_CTX(b_.Pull(s.image), "service " + name + ": pull " + s.image);
-        }
-      }
-      image_ids[s.image] = id;
-    }
-    auto& contents = templates[name];
-    for (const auto& t : s.templates) {
-      auto text = ReadFile(t.source);
-      if (!text)
-        return FailInvalid("service " + name + ": template " + t.source + ": " + text.error().message() +
-                           " — fix the path in " + app.path);
-      contents.push_back(std::move(*text));
-    }
-    digests[name] = ContainerDigest(s, image_ids[s.image], contents);
   }
 
   auto existing_status = TRY(b_.ListContainers(app.name));

@@ -335,12 +335,20 @@ TEST_F(ExecutorTest, MissingImagesArePulledOrRefusedWithPullNever) {
   o.pull = "never";
   auto r = Up(app, o);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("image other:2 is not present"), std::string::npos);
+  EXPECT_NE(r.error().message().find("moor.yaml:3:3: services.a.image: other:2 is not present here (and --pull never)"),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(fake_.networks.empty());  // images are checked before anything is made
   ASSERT_TRUE(Up(app));
   EXPECT_EQ(CallsStartingWith("pull"), (std::vector<std::string>{"pull other:2"}));
   auto bad = Load("name: y\nservices:\n  a: {image: 'missing:1'}\n");
   r = Up(bad);
   ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("missing:1 is not present here and the pull failed: pull missing:1: not found — "
+                                     "import or build it first"),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(fake_.networks.count("y_default"));
   EXPECT_TRUE(fake_.ctrs.size() == 1u);  // only x's
 }
 

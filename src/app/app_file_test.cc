@@ -276,10 +276,12 @@ TEST_F(AppFileTest, WrongTypesDurationsSizes) {
     ports: ["99999:80", "8000-8001:80"]
 )");
   ASSERT_EQ(e.size(), 8u) << Join(e, "\n");
-  EXPECT_EQ(e[0], "3:12: services.web.image: expected a string, found a list");
+  EXPECT_EQ(e[0], "3:12: services.web.image: expected a string, found a list — write one value (quote it if YAML "
+                  "would read it as something else)");
   EXPECT_EQ(e[1], "4:24: services.web.stop_grace_period: bad duration \"10x\" — write it like 10s, 1m30s or 500ms");
   EXPECT_EQ(e[2], "5:16: services.web.mem_limit: bad size \"12q\" — write it like 256m, 1g or a number of bytes");
-  EXPECT_EQ(e[3], "6:15: services.web.replicas: expected a whole number from 0 to 10000, found \"-1\"");
+  EXPECT_EQ(e[3], "6:15: services.web.replicas: expected a whole number from 0 to 10000, found \"-1\" — write one "
+                  "number in that range, without quotes or brackets");
   EXPECT_EQ(e[4], "7:29: services.web.healthcheck.interval: bad duration \"soon\" — write it like 10s, 1m30s or 500ms");
   EXPECT_EQ(e[5], "8:14: services.web.restart: unknown restart policy \"allways\" — did you mean \"always\"?");
   EXPECT_TRUE(StartsWith(e[6], "9:13: services.web.ports: bad port \"99999:80\"")) << e[6];

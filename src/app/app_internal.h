@@ -21,7 +21,21 @@ struct Ctx {
   std::vector<Diagnostic>* errors = nullptr;
 
   void Error(Pos p, std::string message, std::string hint = "") const {
+    if (hint.empty()) hint = TypeHint(message);
     errors->push_back(Diagnostic{file, p, std::move(message), std::move(hint)});
+  }
+  // A hint for "expected X, found Y" messages given none.
+  static std::string TypeHint(const std::string& message) {
+    if (message.find("expected a whole number") != std::string::npos)
+      return "write one number in that range, without quotes or brackets";
+    if (message.find("expected a number") != std::string::npos) return "write one number, e.g. 0.5";
+    if (message.find("expected a string") != std::string::npos)
+      return "write one value (quote it if YAML would read it as something else)";
+    if (message.find("expected a mapping") != std::string::npos) return "indent KEY: VALUE lines under it";
+    if (message.find("expected a list") != std::string::npos) return "write [a, b] or one \"- item\" per line";
+    if (message.find("expected true or false") != std::string::npos) return "write true or false";
+    if (message.find(": expected ") != std::string::npos) return "docs/moor-yaml.md lists the forms this key takes";
+    return "";
   }
   void Error(const YAML::Node& n, std::string message, std::string hint = "") const {
     Error(PosOf(n), std::move(message), std::move(hint));

@@ -216,7 +216,7 @@ Result<std::string> DaemonAppBackend::ImageId(const std::string& ref) {
 }
 
 Result<std::string> DaemonAppBackend::Pull(const std::string& ref) {
-  TRY_CTX(PullImage(d_, ref, quiet_), "pull " + ref);
+  TRY(PullImage(d_, ref, quiet_));
   std::string id = TRY(ImageId(ref));
   if (id.empty()) return FailInvalid("pull " + ref + ": the daemon reports no such image after the pull");
   return id;
