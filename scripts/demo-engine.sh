@@ -60,7 +60,7 @@ M service ls | sed 's/^/  /'
 echo "discovery: moor dns query api.service.moor SRV"
 M dns query api.service.moor SRV | sed 's/^/  /'
 echo "discovery: from inside a container (its resolver is moor's DNS): nslookup api.service.moor"
-M run --rm demo/busybox:1 nslookup api.service.moor 2>&1 | grep -E '^Address: 10' | sed 's/^/  /'
+M run --rm demo/busybox:1 busybox nslookup api.service.moor 2>&1 | grep -E '^Address: 10' | sed 's/^/  /'
 M exec lb sh -c 'for i in $(seq 30); do [ -s /etc/upstream.conf ] && break; sleep 0.1; done'
 echo "discovery: /etc/upstream.conf rendered in the lb container from the catalog:"
 M exec lb cat /etc/upstream.conf | sed 's/^/  /'
