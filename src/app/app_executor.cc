@@ -133,7 +133,8 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
       } else {
         if (o.pull != "always") id = TRY(b_.ImageId(s.image));
         if (id.empty()) {
-          const std::string where = app.path + ":" + std::to_string(s.pos.line) + ":" + std::to_string(s.pos.column) +
+          const Pos& at = s.image_pos.line ? s.image_pos : s.pos;
+          const std::string where = app.path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
                                     ": services." + name + ".image: ";
           if (o.pull == "never")
             return FailInvalid(where + s.image + " is not present here (and --pull never) — pull, import or build it "

@@ -335,7 +335,7 @@ TEST_F(ExecutorTest, MissingImagesArePulledOrRefusedWithPullNever) {
   o.pull = "never";
   auto r = Up(app, o);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("moor.yaml:3:3: services.a.image: other:2 is not present here (and --pull never)"),
+  EXPECT_NE(r.error().message().find("moor.yaml:3:14: services.a.image: other:2 is not present here (and --pull never)"),
             std::string::npos)
       << r.error().message();
   EXPECT_TRUE(fake_.networks.empty());  // images are checked before anything is made

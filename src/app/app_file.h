@@ -150,6 +150,7 @@ struct ServiceSpec {
   std::vector<TemplateSpec> templates;
   Pos pos;             // the service's key
   Pos depends_on_pos;  // its depends_on key (cycles are reported there)
+  Pos image_pos;       // its image value (a missing image is reported there)
 };
 
 struct NetworkSpec {

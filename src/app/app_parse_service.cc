@@ -68,6 +68,7 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
     std::string w = where + "." + f;
     if (f == "image") {
       has_image = true;  // a bad value is reported as such, not as missing
+      s->image_pos = PosOf(v);
       if (auto x = Str(v, w)) s->image = *x;
     } else if (f == "build") {
       Build(v, w, s);

@@ -93,6 +93,14 @@ Result<app::AppFile> LoadApp(const ParsedArgs& a, bool bare_ok) {
 
 void Progress(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
+// An error of `up` about the file itself ("FILE:LINE:COL: …", e.g. a missing
+// image) is printed like the file's other diagnostics, with their summary.
+Result<void> AsDiagnostic(Result<void> r, const app::AppFile& app) {
+  if (r || !StartsWith(r.error().message(), app.path + ":")) return r;
+  std::fprintf(stderr, "%s\n", r.error().message().c_str());
+  return Fail(Error(EINVAL, app.path + ": 1 error, nothing done").WithExitCode(1));
+}
+
 // "php=3" → {"php", 3}.
 Result<std::pair<std::string, int>> ScaleArg(const std::string& cmd, const std::string& s) {
   auto eq = s.find('=');
@@ -463,7 +471,7 @@ Result<int> CmdUp(const Globals& g, const std::vector<std::string>& args) {
   app::AppExecutor ex(b, Progress);
   LogQuery since_up;
   since_up.since = UnixNow();
-  TRY(ex.Up(app, o));
+  TRY(AsDiagnostic(ex.Up(app, o), app));
   if (a.Bool("detach")) return 0;
   // Attached, as compose: the containers' output until Ctrl-C, then they stop.
   std::set<std::string> services(o.services.begin(), o.services.end());
@@ -505,7 +513,7 @@ Result<int> CmdScale(const Globals& g, const std::vector<std::string>& args) {
   auto d = TRY(Daemon::Connect(g));
   DaemonAppBackend b(d, g);
   app::AppExecutor ex(b, Progress);
-  TRY(ex.Up(app, o));
+  TRY(AsDiagnostic(ex.Up(app, o), app));
   return 0;
 }
 

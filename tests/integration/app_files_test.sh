@@ -68,8 +68,10 @@ t_missing_image_pull() {
   assert_eq 1 "$RC" "exit status 1"
   assert_contains "$ERR" "moor/does-not-exist:1" "the error names the image"
   local err
-  err=$(grep -v 'pulling ' <<<"$ERR")
-  assert_eq 1 "$(grep -c . <<<"$err")" "one error line (besides the pull's progress)"
+  err=$(grep -v -e 'pulling ' -e ': 1 error, nothing done$' <<<"$ERR")
+  assert_eq 1 "$(grep -c . <<<"$err")" "one error line (besides the pull's progress and the summary)"
+  assert_match "$err" "^${APP_FILE//./\\.}:6:[0-9]+: services\.app\.image: " "at FILE:LINE:COL of the image"
+  assert_match "$(tail -1 <<<"$ERR")" ': 1 error, nothing done$' "the summary line last"
   assert_eq 1 "$(grep -o 'pull moor/does-not-exist:1' <<<"$err" | grep -c .)" "the error does not repeat itself"
   assert_match "$err" '(import|build it|--pull)' "it says what to do (import or build the image, or --pull never)"
   app_nothing_made "missing image, pull attempted"
