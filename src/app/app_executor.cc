@@ -34,6 +34,12 @@ std::string LabelOf(const ContainerStatus& c, const char* key) {
   return it == c.labels.end() ? std::string() : it->second;
 }
 
+Error NoSuchService(const AppFile& app, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& [n, _] : app.services) names.push_back(n);
+  return Error::Invalid("no service \"" + name + "\" in " + app.path + "; its services: " + Join(names, ", "));
+}
+
 // The selected services and everything they depend on, transitively.
 Result<std::set<std::string>> Selection(const AppFile& app, const std::vector<std::string>& wanted) {
   std::set<std::string> out;
@@ -42,11 +48,7 @@ Result<std::set<std::string>> Selection(const AppFile& app, const std::vector<st
     for (const auto& [name, _] : app.services) todo.push_back(name);
   } else {
     for (const auto& name : wanted) {
-      if (!app.services.count(name)) {
-        std::vector<std::string> names;
-        for (const auto& [n, _] : app.services) names.push_back(n);
-        return FailInvalid("no service \"" + name + "\" in " + app.path + "; its services: " + Join(names, ", "));
-      }
+      if (!app.services.count(name)) return Fail(NoSuchService(app, name));
       todo.push_back(name);
     }
   }
@@ -378,11 +380,7 @@ Result<void> AppExecutor::Down(const AppFile& app, const DownOptions& o) {
 Result<void> AppExecutor::Restart(const AppFile& app, const std::vector<std::string>& services, int64_t timeout_ns) {
   std::set<std::string> want;
   for (const auto& s : services) {
-    if (!app.services.count(s)) {
-      std::vector<std::string> names;
-      for (const auto& [n, _] : app.services) names.push_back(n);
-      return FailInvalid("no service \"" + s + "\" in " + app.path + "; its services: " + Join(names, ", "));
-    }
+    if (!app.services.count(s)) return Fail(NoSuchService(app, s));
     want.insert(s);
   }
   auto list = TRY(b_.ListContainers(app.name));

@@ -94,6 +94,14 @@ TEST(PlanUp, AOneShotThatExitedZeroIsNotStartedAgain) {
   EXPECT_EQ(PlanUp({seed}, {"seed"}, {failed}, true), want);
 }
 
+TEST(PlanUp, AnUpInterruptedMidReplacementConverges) {
+  // php-4 (new) was created beside php-1 (old) when the CLI died.
+  auto plan = PlanUp({{"php", "p2", 2}}, {"php"},
+                     {C("a", "php", 1, "p1"), C("b", "php", 2, "p1"), C("n", "php", 4, "p2")}, true);
+  std::vector<UpAction> want = {{K::kReplace, "php", 3, "a", 1}, {K::kRemove, "php", 2, "b"}};
+  EXPECT_EQ(plan, want);
+}
+
 TEST(PlanUp, ZeroReplicasRemovesAll) {
   auto plan = PlanUp({{"php", "p1", 0}}, {"php"}, {C("a", "php", 1, "p1")}, true);
   std::vector<UpAction> want = {{K::kRemove, "php", 1, "a"}};
