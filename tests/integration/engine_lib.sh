@@ -47,8 +47,8 @@ if [[ ! -x "$MOOR_BIN" ]]; then
 fi
 
 # The binaries, hard-linked (or copied) into one dir: the daemon finds moor-runtime and
-# moor-init next to /proc/self/exe, and `moor monitor` processes of this test are easy to
-# tell apart (their command line starts with $E_BIN/moor).
+# moor-init next to /proc/self/exe (monitor processes of this test are told apart by their
+# --config path under its exec root or root: _e_monitors).
 E_BIN="$T_TMP/bin"
 mkdir -p "$E_BIN"
 _e_link() { ln -f "$1" "$E_BIN/$2" 2>/dev/null || cp "$1" "$E_BIN/$2"; }
@@ -257,7 +257,9 @@ _e_mounts() {
     '(index($5, t) > 0 || index($5, r) > 0) && $5 != n { print $5 }' /proc/self/mountinfo
 }
 _e_veths() { ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep '^mv' ; }
-_e_monitors() { pgrep -f "^$E_BIN/moor monitor" 2>/dev/null; }
+# The daemon starts a monitor as `moor-monitor --config PATH` or `moor monitor --config PATH`
+# (argv[0] is not a path), PATH under this test's exec root or root.
+_e_monitors() { pgrep -f -- "monitor --config ($E_RUN|$E_ROOT)/" 2>/dev/null; }
 _e_cgroups() {
   local id
   sort -u "$T_TMP/eids" | while read -r id; do
