@@ -87,6 +87,11 @@ class AppBackend {
   // the container's own stop timeout). The daemon deregisters and drains it
   // before the signal.
   virtual Result<void> Stop(const std::string& id, int64_t timeout_ns) = 0;
+  // Stops several containers at once (each as Stop; timeouts_ns[i] for
+  // ids[i]); one result per container, in order. A container already gone
+  // is ENOENT in its result.
+  virtual std::vector<Result<void>> StopAll(const std::vector<std::string>& ids,
+                                            const std::vector<int64_t>& timeouts_ns) = 0;
   // Removes it (force: a running one is killed) with its anonymous volumes.
   virtual Result<void> Remove(const std::string& id) = 0;
 

@@ -347,20 +347,43 @@ Result<void> AppExecutor::Down(const AppFile& app, const DownOptions& o) {
     auto rb = rank.count(LabelOf(b, kLabelService)) ? rank[LabelOf(b, kLabelService)] : 0;
     return ra < rb;
   });
-  for (const auto& c : list) {
-    if (LabelOf(c, kLabelApp) != app.name) continue;
-    if (IsRunning(c.state)) {
+  // One dependency level at a time, its containers stopped together (each
+  // deregistered and drained by the daemon first), then removed.
+  auto rank_of = [&](const ContainerStatus& c) {
+    auto it = rank.find(LabelOf(c, kLabelService));
+    return it == rank.end() ? size_t{0} : it->second;
+  };
+  for (size_t i = 0; i < list.size();) {
+    size_t j = i;
+    std::vector<const ContainerStatus*> level;
+    for (; j < list.size() && rank_of(list[j]) == rank_of(list[i]); ++j) {
+      if (LabelOf(list[j], kLabelApp) == app.name) level.push_back(&list[j]);
+    }
+    i = j;
+    std::vector<std::string> ids;
+    std::vector<int64_t> timeouts;
+    std::vector<const ContainerStatus*> stopped;
+    for (const auto* c : level) {
+      if (!IsRunning(c->state)) continue;
       int64_t t = o.timeout_ns;
       if (t < 0) {
-        auto it = app.services.find(LabelOf(c, kLabelService));
+        auto it = app.services.find(LabelOf(*c, kLabelService));
         if (it != app.services.end()) t = it->second.stop_grace_period_ns;
       }
-      auto r = b_.Stop(c.id, t);
-      if (!r && r.error().errnum() != ENOENT) return Fail(std::move(r.error()).Wrap("stop " + c.name));
+      ids.push_back(c->id);
+      timeouts.push_back(t);
+      stopped.push_back(c);
     }
-    auto r = b_.Remove(c.id);
-    if (!r && r.error().errnum() != ENOENT) return Fail(std::move(r.error()).Wrap("remove " + c.name));
-    log_(c.name + ": removed");
+    auto results = b_.StopAll(ids, timeouts);
+    for (size_t k = 0; k < results.size() && k < stopped.size(); ++k) {
+      if (!results[k] && results[k].error().errnum() != ENOENT)
+        return Fail(std::move(results[k].error()).Wrap("stop " + stopped[k]->name));
+    }
+    for (const auto* c : level) {
+      auto r = b_.Remove(c->id);
+      if (!r && r.error().errnum() != ENOENT) return Fail(std::move(r.error()).Wrap("remove " + c->name));
+      log_(c->name + ": removed");
+    }
   }
   for (const auto& n : TRY(b_.ListNetworks(app.name))) {
     auto r = b_.RemoveNetwork(n);

@@ -25,6 +25,7 @@ class FakeBackend : public AppBackend {
   std::map<std::string, Ctr> ctrs;  // by id
   std::set<std::string> networks, volumes, images = {"img:1"};
   std::vector<std::string> calls;  // "create NAME", "start NAME", "stop NAME", "remove NAME", …
+  std::vector<size_t> stop_batches;  // sizes of StopAll calls
   int64_t now = 0;
   int next_id = 1;
   int default_polls = 0;
@@ -127,6 +128,12 @@ class FakeBackend : public AppBackend {
     calls.push_back("stop " + NameOf(id));
     ctrs[id].st.state = "exited";
     return {};
+  }
+  std::vector<Result<void>> StopAll(const std::vector<std::string>& ids, const std::vector<int64_t>& t) override {
+    std::vector<Result<void>> out;
+    stop_batches.push_back(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) out.push_back(Stop(ids[i], t[i]));
+    return out;
   }
   Result<void> Remove(const std::string& id) override {
     if (!ctrs.count(id)) return Fail(Error(ENOENT, "no such container"));
@@ -385,6 +392,16 @@ volumes:
   EXPECT_TRUE(fake_.volumes.count("shop_data"));  // kept without -v
   ASSERT_TRUE(ex.Down(app, {.volumes = true}));
   EXPECT_TRUE(fake_.volumes.empty());
+}
+
+TEST_F(ExecutorTest, DownStopsEachDependencyLevelTogether) {
+  auto app = Load(kStack);
+  ASSERT_TRUE(Up(app));
+  AppExecutor ex(fake_, [](const std::string&) {});
+  ASSERT_TRUE(ex.Down(app, {}));
+  // web first (it depends on php), then the three php containers in one batch.
+  EXPECT_EQ(fake_.stop_batches, (std::vector<size_t>{1, 3}));
+  EXPECT_TRUE(fake_.ctrs.empty());
 }
 
 TEST_F(ExecutorTest, RestartGoesOneAtATimeEachReadyBeforeTheNext) {

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "build/builder.h"
 #include "cli/container_session.h"
@@ -353,6 +354,34 @@ Result<void> DaemonAppBackend::Stop(const std::string& id, int64_t timeout_ns) {
   if (timeout_ns >= 0) q = "?t=" + std::to_string((timeout_ns + 999'999'999) / 1'000'000'000);
   TRY(Do("POST", C(id) + "/stop" + q));
   return {};
+}
+
+std::vector<Result<void>> DaemonAppBackend::StopAll(const std::vector<std::string>& ids,
+                                                    const std::vector<int64_t>& timeouts_ns) {
+  std::vector<Result<void>> out(ids.size(), Result<void>{});
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([this, &ids, &timeouts_ns, &out, i] {
+      auto d = Daemon::Connect(g_);
+      if (!d) {
+        out[i] = Fail(d.error());
+        return;
+      }
+      std::string q;
+      int64_t t = i < timeouts_ns.size() ? timeouts_ns[i] : -1;
+      if (t >= 0) q = "?t=" + std::to_string((t + 999'999'999) / 1'000'000'000);
+      auto r = d->http().Do("POST", C(ids[i]) + "/stop" + q, {}, {});
+      if (!r) {
+        out[i] = Fail(std::move(r.error()));
+      } else if (r->status == 404) {
+        out[i] = Fail(Error(ENOENT, ResponseError(*r).message()));
+      } else if (r->status >= 300 && r->status != 304) {
+        out[i] = Fail(ResponseError(*r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
 }
 
 Result<void> DaemonAppBackend::Remove(const std::string& id) {

@@ -40,6 +40,9 @@ class DaemonAppBackend : public app::AppBackend {
   Result<void> RenderTemplates(const std::string& id) override;
   Result<void> Start(const std::string& id) override;
   Result<void> Stop(const std::string& id, int64_t timeout_ns) override;
+  // In parallel: a thread and a connection of its own per container.
+  std::vector<Result<void>> StopAll(const std::vector<std::string>& ids,
+                                    const std::vector<int64_t>& timeouts_ns) override;
   Result<void> Remove(const std::string& id) override;
 
   Result<app::RegistrationStatus> Registration(const std::string& id) override;
