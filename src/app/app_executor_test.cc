@@ -1,11 +1,8 @@
 #include "app/app_executor.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
-
+#include "app/app_test_fixture.h"
 #include "common/strings.h"
 
 namespace moor::app {
@@ -163,21 +160,11 @@ class FakeBackend : public AppBackend {
   void SleepNs(int64_t ns) override { now += ns; }
 };
 
-class ExecutorTest : public ::testing::Test {
+class ExecutorTest : public AppDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/moor-exec-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   AppFile Load(const std::string& yaml) {
-    std::ofstream(dir_ + "/up.ctmpl") << "{{range service \"php\"}}server {{.Address}};{{end}}\n";
-    std::vector<Diagnostic> errors;
-    AppFile app = ParseAppFile(yaml, dir_ + "/moor.yaml", {}, &errors);
-    for (auto& e : errors) ADD_FAILURE() << e.ToString();
-    return app;
+    Write("up.ctmpl", "{{range service \"php\"}}server {{.Address}};{{end}}\n");
+    return ParseOk(yaml);
   }
   Result<void> Up(const AppFile& app, UpOptions o = {}) {
     log_.clear();
@@ -193,7 +180,6 @@ class ExecutorTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
   FakeBackend fake_;
   std::vector<std::string> log_;
 };

@@ -7,35 +7,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app/app_test_fixture.h"
 #include "common/file.h"
 #include "common/strings.h"
 
 namespace moor::app {
 namespace {
 
-class AppFileTest : public ::testing::Test {
+class AppFileTest : public AppDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/moor-app-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  void Write(const std::string& rel, const std::string& text) {
-    auto p = std::filesystem::path(dir_) / rel;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-  }
-  AppFile Parse(const std::string& yaml, std::vector<std::string> profiles = {}) {
-    errors_.clear();
-    return ParseAppFile(yaml, dir_ + "/moor.yaml", profiles, &errors_);
-  }
-  AppFile ParseOk(const std::string& yaml, std::vector<std::string> profiles = {}) {
-    AppFile app = Parse(yaml, profiles);
-    for (auto& e : errors_) ADD_FAILURE() << e.ToString();
-    return app;
-  }
   // "LINE:COL: message — hint" of every error, the file name left out.
   std::vector<std::string> Errors(const std::string& yaml, std::vector<std::string> profiles = {}) {
     Parse(yaml, profiles);
@@ -52,9 +32,6 @@ class AppFileTest : public ::testing::Test {
     EXPECT_EQ(e.size(), 1u) << Join(e, "\n");
     return e.empty() ? "" : e[0];
   }
-
-  std::string dir_;
-  std::vector<Diagnostic> errors_;
 };
 
 TEST_F(AppFileTest, MinimalDefaults) {

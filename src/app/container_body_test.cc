@@ -1,12 +1,9 @@
 #include "app/container_body.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "app/app_backend.h"
+#include "app/app_test_fixture.h"
 #include "common/strings.h"
 
 namespace moor::app {
@@ -15,31 +12,11 @@ namespace {
 using nlohmann::json;
 using Strings = std::vector<std::string>;
 
-class ContainerBodyTest : public ::testing::Test {
+class ContainerBodyTest : public AppDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/moor-body-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  void Write(const std::string& rel, const std::string& text) {
-    auto p = std::filesystem::path(dir_) / rel;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-  }
-  AppFile ParseOk(const std::string& yaml) {
-    std::vector<Diagnostic> errors;
-    AppFile app = ParseAppFile(yaml, dir_ + "/moor.yaml", {}, &errors);
-    for (auto& e : errors) ADD_FAILURE() << e.ToString();
-    return app;
-  }
   json Body(const AppFile& app, const std::string& service, int replica = 1) {
     return ContainerBody(app, app.services.at(service), replica, "d1g35t");
   }
-
-  std::string dir_;
 };
 
 // A service using every field the body carries.

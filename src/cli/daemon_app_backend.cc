@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "build/builder.h"
@@ -38,6 +39,20 @@ int Int(const json& j, const char* key) {
 }
 
 std::string C(const std::string& id) { return "/containers/" + Esc(id); }
+
+// The error of a non-2xx answer (404 → ENOENT, so "already gone" can be told apart).
+std::optional<Error> StatusError(const api::Response& r) {
+  if (r.status == 404) return Error(ENOENT, ResponseError(r).message());
+  if (r.status >= 300 && r.status != 304) return ResponseError(r);
+  return std::nullopt;
+}
+
+// POST /containers/{id}/stop[?t=SECONDS, rounded up]; < 0: the container's own timeout.
+std::string StopTarget(const std::string& id, int64_t timeout_ns) {
+  std::string q;
+  if (timeout_ns >= 0) q = "?t=" + std::to_string((timeout_ns + 999'999'999) / 1'000'000'000);
+  return C(id) + "/stop" + q;
+}
 
 // {"label":["moor.app=APP"]}, percent-encoded.
 std::string LabelFilter(const std::string& app) {
@@ -172,8 +187,7 @@ Result<api::Response> DaemonAppBackend::Do(const std::string& method, const std:
   api::Headers h;
   if (!body.empty()) h["content-type"] = body[0] == '{' ? "application/json" : "application/x-tar";
   auto r = TRY(d_.http().Do(method, target, body, h));
-  if (r.status == 404) return Fail(Error(ENOENT, ResponseError(r).message()));
-  if (r.status >= 300 && r.status != 304) return Fail(ResponseError(r));
+  if (auto bad = StatusError(r)) return Fail(std::move(*bad));
   return r;
 }
 
@@ -350,9 +364,7 @@ Result<void> DaemonAppBackend::Start(const std::string& id) {
 }
 
 Result<void> DaemonAppBackend::Stop(const std::string& id, int64_t timeout_ns) {
-  std::string q;
-  if (timeout_ns >= 0) q = "?t=" + std::to_string((timeout_ns + 999'999'999) / 1'000'000'000);
-  TRY(Do("POST", C(id) + "/stop" + q));
+  TRY(Do("POST", StopTarget(id, timeout_ns)));
   return {};
 }
 
@@ -367,16 +379,11 @@ std::vector<Result<void>> DaemonAppBackend::StopAll(const std::vector<std::strin
         out[i] = Fail(d.error());
         return;
       }
-      std::string q;
-      int64_t t = i < timeouts_ns.size() ? timeouts_ns[i] : -1;
-      if (t >= 0) q = "?t=" + std::to_string((t + 999'999'999) / 1'000'000'000);
-      auto r = d->http().Do("POST", C(ids[i]) + "/stop" + q, {}, {});
+      auto r = d->http().Do("POST", StopTarget(ids[i], i < timeouts_ns.size() ? timeouts_ns[i] : -1), {}, {});
       if (!r) {
         out[i] = Fail(std::move(r.error()));
-      } else if (r->status == 404) {
-        out[i] = Fail(Error(ENOENT, ResponseError(*r).message()));
-      } else if (r->status >= 300 && r->status != 304) {
-        out[i] = Fail(ResponseError(*r));
+      } else if (auto bad = StatusError(*r)) {
+        out[i] = Fail(std::move(*bad));
       }
     });
   }

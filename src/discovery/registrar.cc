@@ -44,7 +44,7 @@ void Registrar::UpLocked(const ContainerInfo& c, bool force) {
     if (!it->second.failed_templates.empty()) {
       auto retry = std::move(it->second.failed_templates);
       it->second.failed_templates.clear();
-      AddTemplates(c.name, std::move(retry), it->second);
+      AddTemplates(c.name, std::move(retry), it->second, /*retry=*/true);
     }
     // Same plan: keep the docker-check mirror current (health changed).
     for (const auto& id : it->second.docker_checks) {
@@ -70,20 +70,25 @@ void Registrar::UpLocked(const ContainerInfo& c, bool force) {
   for (const auto& id : k.docker_checks) {
     if (c.health == "healthy") agent_.SetDockerCheck(id, discovery::Health::kPassing, "container is healthy");
   }
-  AddTemplates(c.name, std::move(plan.templates), k);
+  AddTemplates(c.name, std::move(plan.templates), k, /*retry=*/false);
   known_[c.id] = std::move(k);
 }
 
-void Registrar::AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k) {
+void Registrar::AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k,
+                             bool retry) {
   if (!templates_) return;
   for (auto& t : specs) {
     std::string id = t.id;
     TemplateSpec copy = t;
     if (auto r = templates_->Add(std::move(t)); !r) {
-      log::Warn("container " + container_name + ": template " + id + ": " + r.error().message() +
-                " (retried at the next reconcile)");
+      // Logged once; retried quietly at every reconcile.
+      if (!retry) {
+        log::Warn("container " + container_name + ": template " + id + ": " + r.error().message() +
+                  " (retried at every reconcile)");
+      }
       k.failed_templates.push_back(std::move(copy));
     } else {
+      if (retry) log::Info("container " + container_name + ": template " + id + ": loaded");
       k.template_ids.push_back(id);
     }
   }

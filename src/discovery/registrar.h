@@ -99,7 +99,7 @@ class Registrar {
     // every Up of the same container (events and the periodic reconcile).
     std::vector<TemplateSpec> failed_templates;
   };
-  void AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k);
+  void AddTemplates(const std::string& container_name, std::vector<TemplateSpec> specs, Known& k, bool retry);
   std::map<std::string, Known> known_;  // by container id (running, announced)
 };
 

@@ -39,14 +39,19 @@ TemplateManager::~TemplateManager() {
   thread_.join();
 }
 
-Result<void> TemplateManager::RenderInto(const TemplateSpec& spec) {
-  if (spec.dest_path.empty()) return FailInvalid("template " + spec.id + ": no destination");
+Result<Template> TemplateManager::Load(const TemplateSpec& spec) {
   std::string source = spec.source_text;
   if (source.empty()) {
     if (spec.source_path.empty()) return FailInvalid("template " + spec.id + ": no source path or text");
-    source = TRY_CTX(ops_->ReadFile(spec.container_id, spec.source_path), "template: read " + spec.source_path);
+    source = TRY_CTX(ops_->ReadFile(spec.container_id, spec.source_path),
+                     "template " + spec.id + ": read " + spec.source_path);
   }
-  Template t = TRY(Template::Parse(spec.source_path.empty() ? spec.id : spec.source_path, source));
+  return Template::Parse(spec.source_path.empty() ? spec.id : spec.source_path, source);
+}
+
+Result<void> TemplateManager::RenderInto(const TemplateSpec& spec) {
+  if (spec.dest_path.empty()) return FailInvalid("template " + spec.id + ": no destination");
+  Template t = TRY(Load(spec));
   CatalogTemplateData data(catalog_);
   std::string out = TRY(t.Render(data, spec.env));
   return ops_->WriteFile(spec.container_id, spec.dest_path, out, spec.mode);
@@ -54,14 +59,7 @@ Result<void> TemplateManager::RenderInto(const TemplateSpec& spec) {
 
 Result<void> TemplateManager::Add(TemplateSpec spec) {
   if (spec.id.empty() || spec.dest_path.empty()) return FailInvalid("template: id and destination are required");
-  std::string source = spec.source_text;
-  std::string name = spec.source_path.empty() ? spec.id : spec.source_path;
-  if (source.empty()) {
-    if (spec.source_path.empty()) return FailInvalid("template " + spec.id + ": no source path or text");
-    source = TRY_CTX(ops_->ReadFile(spec.container_id, spec.source_path),
-                     "template " + spec.id + ": read " + spec.source_path);
-  }
-  Template t = TRY(Template::Parse(name, source));
+  Template t = TRY(Load(spec));
   if (spec.wait_min_ns < 0) spec.wait_min_ns = 0;
   if (spec.wait_max_ns < spec.wait_min_ns) spec.wait_max_ns = spec.wait_min_ns;
 

@@ -105,6 +105,8 @@ class TemplateManager {
   };
   struct Notifier;
 
+  // Reads (from the container unless source_text is given) and parses the source.
+  Result<Template> Load(const TemplateSpec& spec);
   void OnChange();
   void Loop();
   // Caller holds render_mu_ (not mu_).

@@ -7,7 +7,9 @@
 #include <mutex>
 #include <thread>
 
+#include "discovery/agent.h"
 #include "discovery/catalog.h"
+#include "discovery/registrar.h"
 
 namespace moor::discovery {
 namespace {
@@ -134,6 +136,52 @@ TEST_F(TemplateManagerTest, RendersAtOnceAndWritesOnlyWhatDiffers) {
   ASSERT_TRUE(WaitFor([&] { return m.stats("c1:up")->renders == 2; }));
   EXPECT_EQ(ops_.Writes(), 1u);
   EXPECT_EQ(ops_.Signals(), 1u);
+}
+
+TEST_F(TemplateManagerTest, RenderIntoWritesOnceWithoutSignalAndTheLaterAddWritesNothing) {
+  AddPhp("web1:9000", "10.89.0.2");
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.RenderInto(Spec("c1:up", "c1", kUpstream)));
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.2:9000; }");
+  EXPECT_EQ(ops_.Signals(), 0u);
+  EXPECT_FALSE(m.stats("c1:up"));  // nothing added
+  // The container starts: the same content is there, so no write and no signal.
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(ops_.Signals(), 0u);
+  // Errors: a missing source, a syntax error.
+  auto missing = Spec("c2:up", "c2", "");
+  missing.source_path = "/etc/moor/templates/1-up.ctmpl";
+  EXPECT_FALSE(m.RenderInto(missing));
+  EXPECT_FALSE(m.RenderInto(Spec("c3:up", "c3", "{{range service}")));
+}
+
+// Lists one running container with a template label.
+class OneContainer : public ContainerLister {
+ public:
+  std::vector<ContainerInfo> List() override { return {c}; }
+  std::optional<ContainerInfo> Get(const std::string&) override { return c; }
+  ContainerInfo c;
+};
+
+TEST_F(TemplateManagerTest, RegistrarRetriesATemplateWhoseSourceCouldNotBeReadYet) {
+  AddPhp("web1:9000", "10.89.0.2");
+  TemplateManager m(catalog_, &ops_);
+  Agent agent(catalog_, &ops_);
+  OneContainer lister;
+  lister.c.id = "c9";
+  lister.c.name = "lb";
+  lister.c.status = "running";
+  lister.c.labels = {{"moor.template.up", "/up.ctmpl:/etc/up.conf"}, {"moor.reload.signal", "none"}};
+  Registrar reg(agent, &m, lister, "10.89.0.1");
+  reg.Up(lister.c);  // the source is not there yet
+  EXPECT_EQ(ops_.File("c9:/etc/up.conf"), "<missing>");
+  {
+    std::lock_guard lk(ops_.mu);
+    ops_.files["c9:/up.ctmpl"] = kUpstream;
+  }
+  reg.Reconcile();  // same container, same labels: the failed template is tried again
+  EXPECT_EQ(ops_.File("c9:/etc/up.conf"), "upstream php { server 10.89.0.2:9000; }");
 }
 
 TEST_F(TemplateManagerTest, SourceFromContainerAndSyntaxErrors) {

@@ -15,21 +15,8 @@
 # image's labels (moor.check=fastcgi:/ping); DokuWiki renders a page over FastCGI; nginx
 # serves its default page; both stop gracefully on SIGQUIT.
 
-if [[ -z "${MOOR_ENGINE_NS:-}" && -z "${MOOR_IMAGES_READY:-}" ]]; then
-  here=$(cd "$(dirname "$0")" && pwd)
-  if [[ $EUID -ne 0 ]]; then
-    echo "app_images_test: needs root (mmdebstrap, namespaces)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  echo "app_images_test: making sure the rootfs tarballs are cached (a cold run downloads from the Debian archive)"
-  if ! "$here/../../scripts/make-images.sh" --no-import; then
-    echo "app_images_test: make-images.sh --no-import failed (see above): the Debian archive must be reachable through this machine's apt sources on a cold run" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  export MOOR_IMAGES_READY=1
-fi
+source "$(dirname "$0")/images_prefetch.sh"
+prefetch_images app_images_test
 
 source "$(dirname "$0")/engine_lib.sh"
 
@@ -80,7 +67,7 @@ EOF
 
 # passing_count SERVICE: instances of SERVICE whose checks all pass (the daemon's health API).
 passing_count() {
-  curl -s --max-time 5 --unix-socket "$E_SOCK" "http://x/v1/health/service/$1?passing" | jq 'length' 2>/dev/null
+  curl -s --max-time 5 --unix-socket "$E_SOCK" "http://moor/v1/health/service/$1?passing" | jq 'length' 2>/dev/null
 }
 passing_is() { [[ "$(passing_count "$1")" == "$2" ]]; }
 

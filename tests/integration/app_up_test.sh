@@ -16,21 +16,8 @@
 # in the test's own namespaces: images are imported from the cached tarballs, requests go
 # to 127.0.0.1 and to the daemon's bridges there.
 
-if [[ -z "${MOOR_ENGINE_NS:-}" && -z "${MOOR_IMAGES_READY:-}" ]]; then
-  here=$(cd "$(dirname "$0")" && pwd)
-  if [[ $EUID -ne 0 ]]; then
-    echo "app_up_test: needs root (mmdebstrap, namespaces)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  echo "app_up_test: making sure the rootfs tarballs are cached (a cold run downloads from the Debian archive)"
-  if ! "$here/../../scripts/make-images.sh" --no-import; then
-    echo "app_up_test: make-images.sh --no-import failed (see above): the Debian archive must be reachable through this machine's apt sources on a cold run" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  export MOOR_IMAGES_READY=1
-fi
+source "$(dirname "$0")/images_prefetch.sh"
+prefetch_images app_up_test
 
 source "$(dirname "$0")/engine_lib.sh"
 source "$(dirname "$0")/app_lib.sh"
