@@ -94,6 +94,24 @@ clear_env = no
 catch_workers_output = yes
 decorate_workers_output = no
 EOF
+  # Deploys (docs/design/deploy.md §3): release files never change, and each release has its
+  # own path, so opcache never revalidates; SIGUSR2 (the reload) frees old releases' entries.
+  cat >"$etc/conf.d/90-moor.ini" <<'EOF'
+; moor/php-fpm: opcache for code deployed by `moor deploy` (read-only releases under
+; /srv/releases/N, each at its own path). Never name /srv/releases/current in PHP: use __DIR__.
+opcache.enable=1
+opcache.validate_timestamps=0
+opcache.revalidate_path=0
+opcache.use_cwd=1
+; two releases fit until the reload signal frees the old one
+opcache.memory_consumption=128
+realpath_cache_ttl=120
+EOF
+  # php8.2-opcache (a dependency of php8.2-fpm) must be installed and enabled for fpm
+  chroot "$root" dpkg-query -W -f='${db:Status-Status}' php8.2-opcache 2>/dev/null | grep -qx installed ||
+    { echo "make-images: php8.2-opcache is not installed in the php image" >&2; return 1; }
+  [[ -e $etc/conf.d/10-opcache.ini ]] ||
+    { echo "make-images: opcache is not enabled for php-fpm (no conf.d/10-opcache.ini)" >&2; return 1; }
 }
 
 hook_dokuwiki() {  # ROOTFS VERSIONFILE: php's config; the installed version (for the tag) to VERSIONFILE

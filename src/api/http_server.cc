@@ -25,6 +25,7 @@ using wire::ReadStatus;
 struct Conn {
   int fd = -1;  // guarded by Impl::mu; -1 once the connection thread closed it
   int peer_uid = -1;
+  std::string identity;  // PeerIdentity() of an adopted connection
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -103,7 +104,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::thread accept_thread;
   std::mutex mu;
-  std::list<std::unique_ptr<Conn>> conns;  // touched only by the accept thread and Stop()
+  std::list<std::unique_ptr<Conn>> conns;  // guarded by mu (the accept thread, Adopt() and Stop())
   bool started = false;
   bool stopped = false;
 
@@ -111,7 +112,11 @@ struct HttpServer::Impl {
   void Serve(Conn* c);
   // Reads one request; 0 when *req is ready, -1 to close quietly, else the status to refuse with.
   int ReadRequest(wire::Reader& r, int fd, Request* req, bool* keep_alive, std::string* why);
+  // Joins and drops finished connections; call with mu held.
   void ReapFinished();
+  // Starts a connection's thread and keeps it in conns; call with mu held.
+  // Closes the fd when the thread cannot start.
+  void StartConn(std::unique_ptr<Conn> conn);
 };
 
 namespace {
@@ -119,14 +124,15 @@ namespace {
 class ConnWriter final : public ResponseWriter {
  public:
   ConnWriter(const std::atomic<bool>& stopping, int fd, wire::Reader& reader, const Request& req,
-             bool keep_alive, int peer_uid)
+             bool keep_alive, int peer_uid, const std::string& identity)
       : stopping_(stopping),
         fd_(fd),
         reader_(reader),
         req_(req),
         keep_alive_(keep_alive),
         head_(req.method == "HEAD"),
-        peer_uid_(peer_uid) {}
+        peer_uid_(peer_uid),
+        identity_(identity) {}
 
   void Send(Response r) override {
     std::lock_guard lock(mu_);
@@ -196,6 +202,7 @@ class ConnWriter final : public ResponseWriter {
   }
 
   int PeerUid() const override { return peer_uid_; }
+  std::string PeerIdentity() const override { return identity_; }
 
   bool ResponseStarted() {
     std::lock_guard lock(mu_);
@@ -233,6 +240,7 @@ class ConnWriter final : public ResponseWriter {
   bool keep_alive_;
   bool head_;
   int peer_uid_;
+  const std::string& identity_;
   State state_ = State::kNone;
   std::atomic<bool> broken_{false};  // a send failed; read by ClientGone() without the lock
 };
@@ -326,7 +334,7 @@ void HttpServer::Impl::Serve(Conn* c) {
       SendProtocolError(fd, refuse, why);
       break;
     }
-    ConnWriter w(stopping, fd, reader, req, keep_alive, c->peer_uid);
+    ConnWriter w(stopping, fd, reader, req, keep_alive, c->peer_uid, c->identity);
     try {
       router.Dispatch(req, w);
     } catch (const std::exception& e) {
@@ -349,6 +357,7 @@ void HttpServer::Impl::Serve(Conn* c) {
 
 void HttpServer::Impl::ReapFinished() {
   for (auto it = conns.begin(); it != conns.end();) {
+    // A done thread no longer needs mu, so joining it here cannot deadlock.
     if ((*it)->done) {
       (*it)->thread.join();
       it = conns.erase(it);
@@ -369,7 +378,10 @@ void HttpServer::Impl::AcceptLoop() {
       return;
     }
     if (stopping || fds[1].revents) return;
-    ReapFinished();
+    {
+      std::lock_guard lock(mu);
+      ReapFinished();
+    }
     int fd = ::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
@@ -385,17 +397,21 @@ void HttpServer::Impl::AcceptLoop() {
     auto conn = std::make_unique<Conn>();
     conn->fd = fd;
     conn->peer_uid = PeerUidOf(fd);
-    Conn* c = conn.get();
     std::lock_guard lock(mu);
-    try {
-      conn->thread = std::thread([this, c] { Serve(c); });
-    } catch (const std::system_error& e) {
-      log::Warn(std::string("api: cannot start a connection thread: ") + e.what());
-      ::close(fd);
-      continue;
-    }
-    conns.push_back(std::move(conn));
+    StartConn(std::move(conn));
   }
+}
+
+void HttpServer::Impl::StartConn(std::unique_ptr<Conn> conn) {
+  Conn* c = conn.get();
+  try {
+    conn->thread = std::thread([this, c] { Serve(c); });
+  } catch (const std::system_error& e) {
+    log::Warn(std::string("api: cannot start a connection thread: ") + e.what());
+    ::close(conn->fd);
+    return;
+  }
+  conns.push_back(std::move(conn));
 }
 
 HttpServer::HttpServer(UniqueFd listen_fd, const Router& router, ServerOptions opts)
@@ -405,12 +421,29 @@ HttpServer::HttpServer(UniqueFd listen_fd, const Router& router, ServerOptions o
   impl_->opts = opts;
 }
 
+HttpServer::HttpServer(const Router& router, ServerOptions opts) : HttpServer(UniqueFd(), router, opts) {}
+
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Adopt(UniqueFd conn, std::string identity) {
+  Impl& s = *impl_;
+  if (!conn) return;
+  std::lock_guard lock(s.mu);
+  // Stop() sets stopping before it takes mu to shut connections down, so a
+  // connection adopted after that point would never be joined: refuse it.
+  if (s.stopping) return;
+  s.ReapFinished();
+  auto c = std::make_unique<Conn>();
+  c->fd = conn.Release();
+  c->identity = std::move(identity);
+  s.StartConn(std::move(c));
+}
 
 void HttpServer::Start() {
   Impl& s = *impl_;
   if (s.started) return;
   s.started = true;
+  if (!s.listen_fd) return;  // Adopt() only
   // Non-blocking so a connection that vanished between poll and accept cannot block the loop.
   int flags = ::fcntl(s.listen_fd.get(), F_GETFL);
   if (flags >= 0) ::fcntl(s.listen_fd.get(), F_SETFL, flags | O_NONBLOCK);
@@ -434,8 +467,12 @@ void HttpServer::Stop() {
     for (auto& c : s.conns)
       if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);
   }
+  // No Adopt() adds to conns any more (it sees stopping under mu).
   for (auto& c : s.conns) c->thread.join();
-  s.conns.clear();
+  {
+    std::lock_guard lock(s.mu);
+    s.conns.clear();
+  }
   s.listen_fd.Reset();
 }
 

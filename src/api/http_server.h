@@ -55,8 +55,13 @@ class ResponseWriter {
   // then see EOF, writes fail). Use send(MSG_NOSIGNAL) or ignore SIGPIPE.
   virtual UniqueFd Hijack(Headers headers, std::string* pending) = 0;
 
-  // Credentials of the peer on a unix socket (SO_PEERCRED); -1 on TCP.
+  // Credentials of the peer on a unix socket (SO_PEERCRED); -1 on TCP and on
+  // adopted connections (their socket's peer is the process itself).
   virtual int PeerUid() const = 0;
+  // Who the peer proved to be, as given to HttpServer::Adopt (a TLS client
+  // certificate's CN); "" on accepted connections and when the peer proved
+  // nothing (the handler then checks a bearer token).
+  virtual std::string PeerIdentity() const { return ""; }
 };
 
 using Handler = std::function<void(const Request&, ResponseWriter&)>;
@@ -92,8 +97,11 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  // Takes a listening socket (see ListenUnix / ListenTcp).
+  // Takes a listening socket (see ListenUnix / ListenTcp). An invalid fd
+  // means no accept loop: the server then serves only Adopt()ed connections.
   HttpServer(UniqueFd listen_fd, const Router& router, ServerOptions opts = {});
+  // A server without a listening socket, for Adopt() only (the TLS endpoint).
+  explicit HttpServer(const Router& router, ServerOptions opts = {});
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -105,6 +113,12 @@ class HttpServer {
   // A stream cut by Stop() ends without its terminating chunk, so clients see
   // it was cut.
   void Stop();
+
+  // Serves an already-accepted connection on its own thread exactly like an
+  // accepted one (keep-alive, streaming, shut down and joined by Stop());
+  // its handlers see `identity` as PeerIdentity(). Works with or without
+  // Start(); thread-safe. After Stop() the connection is closed at once.
+  void Adopt(UniqueFd conn, std::string identity);
 
  private:
   struct Impl;

@@ -46,6 +46,12 @@ struct RegistrationStatus {
   std::string detail;  // e.g. "php:9000 pending: dial tcp 10.89.0.5:9000: connection refused"
 };
 
+// A service with `code:` as the node's deploy service knows it.
+struct CodeState {
+  std::string releases_dir;  // ROOT/deploy/releases/APP/SVC on the node
+  int64_t live_release = 0;  // 0: none yet
+};
+
 class AppBackend {
  public:
   virtual ~AppBackend() = default;
@@ -94,6 +100,29 @@ class AppBackend {
                                             const std::vector<int64_t>& timeouts_ns) = 0;
   // Removes it (force: a running one is killed) with its anonymous volumes.
   virtual Result<void> Remove(const std::string& id) = 0;
+
+  // Sends a signal ("SIGUSR2") to a running container's process, as `moor kill -s` does.
+  virtual Result<void> Signal(const std::string& id, const std::string& signal) {
+    (void)id;
+    return FailInvalid("cannot send " + signal + ": this backend does not signal containers");
+  }
+
+  // Code services (docs/deploy.md). Records the service with the node's
+  // deploy service (PUT /v1/moor/deploy/services/APP/SVC: strategy, the body
+  // of a new replica, …) and says where its releases are.
+  virtual Result<CodeState> PutCodeService(const std::string& app, const std::string& service,
+                                           const nlohmann::json& record) {
+    (void)app;
+    (void)record;
+    return FailInvalid("service " + service + " has code: but this backend does not deploy code");
+  }
+  // Ships `dir` as the service's next release unless it is live already
+  // (moor deploy's protocol); returns the live release.
+  virtual Result<int64_t> DeployCode(const std::string& app, const std::string& service, const std::string& dir) {
+    (void)app;
+    (void)dir;
+    return FailInvalid("service " + service + " has code: but this backend does not deploy code");
+  }
 
   virtual Result<RegistrationStatus> Registration(const std::string& id) = 0;
   // The last lines of its logs (for error messages); "" when none.

@@ -1,8 +1,11 @@
 #include "app/app_executor.h"
 
+#include "app/code_release.h"
+
 #include <algorithm>
 #include <set>
 
+#include "app/code_release.h"
 #include "app/container_body.h"
 #include "app/up_plan.h"
 #include "common/file.h"
@@ -163,6 +166,56 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
     digests[name] = ContainerDigest(s, image_ids[s.image], contents);
   }
 
+  // Code (docs/deploy.md): each service with code.source is recorded with the
+  // node's deploy service and its directory shipped as a release unless it is
+  // live already; a `from` service mounts another's releases. A rolling
+  // service's containers are pinned to the live release, and its digest
+  // folds that release in, as the daemon's rolling switch does.
+  std::map<std::string, CodeState> code;  // by the service that owns the releases
+  auto prepare_code = [&](const std::string& name) -> Result<void> {
+    if (code.count(name)) return {};
+    const auto& s = app.services.at(name);
+    nlohmann::json record = {{"strategy", s.code->strategy},
+                             {"batch", s.code->batch},
+                             {"reload_signal", s.reload_signal},
+                             {"replicas", s.replicas},
+                             {"image", s.image},
+                             {"code_path", s.code->path},
+                             {"config_digest", ServiceDigest(s)},
+                             {"digest", digests[name]},
+                             {"discovery_name", s.service ? (s.service->ignore ? "" : s.service->name) : name},
+                             {"stop_timeout_ns", s.stop_grace_period_ns}};
+    if (s.code->strategy == "reload") record["reload_signal"] = "SIGUSR2";
+    auto st = TRY_CTX(b_.PutCodeService(app.name, name, record), "service " + name);
+    record["body"] = ContainerBody(app, s, 0, digests[name], CodeBinding{st.releases_dir, 0});
+    nlohmann::json files = nlohmann::json::array();
+    const auto& contents = templates[name];
+    for (size_t i = 0; i < s.templates.size(); ++i)
+      files.push_back({{"path", TemplatePath(kTemplateDir, s, i)}, {"content", contents[i]}, {"mode", 0644}});
+    record["files"] = files;
+    st = TRY_CTX(b_.PutCodeService(app.name, name, record), "service " + name);
+    int64_t live = TRY_CTX(b_.DeployCode(app.name, name, s.code->source), "service " + name + ": deploy " + s.code->source);
+    if (live != st.live_release) log_(name + ": release " + std::to_string(live) + " live");
+    st.live_release = live;
+    code[name] = st;
+    return {};
+  };
+  for (const auto& name : order) {
+    const auto& s = app.services.at(name);
+    if (!s.code) continue;
+    const std::string owner = s.code->from.empty() ? name : s.code->from;
+    TRY(prepare_code(owner));
+    if (owner == name && s.code->strategy == "rolling")
+      digests[name] = ReleaseDigest(digests[name], code[owner].live_release);
+  }
+  // The code binding of a replica of `s` (none without code:).
+  auto binding = [&](const ServiceSpec& s) -> std::optional<CodeBinding> {
+    if (!s.code) return std::nullopt;
+    const std::string owner = s.code->from.empty() ? s.name : s.code->from;
+    const auto& st = code.at(owner);
+    return CodeBinding{st.releases_dir, s.code->from.empty() && s.code->strategy == "rolling" ? st.live_release : 0};
+  };
+
   // Networks and volumes the selected services use.
   const auto labels = AppObjectLabels(app);
   std::set<std::string> nets, vols;
@@ -208,7 +261,7 @@ Result<void> AppExecutor::Up(const AppFile& app, const UpOptions& o) {
 
   auto create_and_start = [&](const ServiceSpec& s, int replica) -> Result<std::string> {
     std::string cname = ContainerName(app.name, s.name, replica);
-    auto body = ContainerBody(app, s, replica, digests[s.name]);
+    auto body = ContainerBody(app, s, replica, digests[s.name], binding(s));
     std::string id = TRY_CTX(b_.Create(cname, body), cname);
     auto fail = [&](Error e) -> Result<std::string> {
       (void)b_.Remove(id);  // nothing half-made

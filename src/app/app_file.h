@@ -123,6 +123,21 @@ struct TemplateSpec {
   Pos pos;
 };
 
+// The service's `code:` block (docs/design/deploy.md §3): the code directory
+// `moor deploy` ships as releases, and how a release reaches the containers.
+// Every container of the service gets ROOT/deploy/releases/APP/SVC read-only
+// at /srv/releases; reload serves /srv/releases/current, rolling pins each
+// container to one release at `path`. With `from`, the service mounts the
+// releases of that service (read-only, never signalled) and sets nothing else.
+struct CodeSpec {
+  std::string source;               // absolute host path of the code directory ("" with from)
+  std::string strategy = "reload";  // reload | rolling
+  int batch = 1;                    // rolling: replicas replaced at a time (≥ 1)
+  std::string path = "/srv/app";    // rolling: where the release is mounted (absolute)
+  std::string from;                 // another service whose releases are mounted ("" = none)
+  Pos pos;                          // the from value when given, else the code block
+};
+
 struct ServiceSpec {
   std::string name;
   std::string image;  // with build and no image: "PROJECT-SERVICE", the tag the build gets
@@ -148,6 +163,7 @@ struct ServiceSpec {
   std::vector<std::string> profiles;
   std::optional<DiscoverySpec> service;  // moor's discovery block
   std::vector<TemplateSpec> templates;
+  std::optional<CodeSpec> code;  // the `code:` block (moor deploy)
   Pos pos;             // the service's key
   Pos depends_on_pos;  // its depends_on key (cycles are reported there)
   Pos image_pos;       // its image value (a missing image is reported there)
@@ -198,8 +214,9 @@ std::vector<std::string> StartOrder(const AppFile& app);
 nlohmann::json ServiceJson(const ServiceSpec& s);  // without the name (the key)
 nlohmann::json NormalizedJson(const AppFile& app);
 std::string NormalizedYaml(const AppFile& app);
-// sha256 hex of ServiceJson(s) without replicas and profiles: changes exactly
-// when what a container is made of does (scaling does not change it).
+// sha256 hex of ServiceJson(s) without replicas, profiles, code.source and
+// code.batch: changes exactly when what a container is made of does (scaling
+// does not change it).
 std::string ServiceDigest(const ServiceSpec& s);
 
 // The service's discovery block and templates as the container labels

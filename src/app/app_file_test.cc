@@ -595,6 +595,228 @@ TEST_F(AppFileTest, DiscoveryLabels) {
                                              {"moor.reload.signal", "HUP"}}));
 }
 
+// ---- code: (moor deploy)
+
+TEST_F(AppFileTest, CodeBlockParsesWithDefaultsAndFrom) {
+  Write("src/index.php", "<?php\n");
+  auto app = ParseOk(R"(services:
+  php:
+    image: moor/php-fpm:8.2
+    code:
+      source: ./src
+  api:
+    image: moor/php-fpm:8.2
+    code: {source: src/, strategy: rolling, batch: 2, path: /srv/www/}
+  web:
+    image: moor/nginx:1.22
+    code: {from: php}
+  plain:
+    image: x
+)");
+  const auto& php = app.services.at("php");
+  ASSERT_TRUE(php.code);
+  EXPECT_EQ(php.code->source, dir_ + "/src");
+  EXPECT_EQ(php.code->strategy, "reload");
+  EXPECT_EQ(php.code->batch, 1);
+  EXPECT_EQ(php.code->path, "/srv/app");
+  EXPECT_EQ(php.code->from, "");
+  EXPECT_EQ(php.code->pos.line, 5);
+  const auto& api = app.services.at("api");
+  ASSERT_TRUE(api.code);
+  EXPECT_EQ(api.code->source, dir_ + "/src");
+  EXPECT_EQ(api.code->strategy, "rolling");
+  EXPECT_EQ(api.code->batch, 2);
+  EXPECT_EQ(api.code->path, "/srv/www");
+  const auto& web = app.services.at("web");
+  ASSERT_TRUE(web.code);
+  EXPECT_EQ(web.code->from, "php");
+  EXPECT_EQ(web.code->source, "");
+  EXPECT_EQ(web.code->pos.line, 11);  // at the from value
+  EXPECT_EQ(web.code->pos.column, 18);
+  EXPECT_FALSE(app.services.at("plain").code);
+}
+
+TEST_F(AppFileTest, CodeBlockIsNormalisedAndReadsBack) {
+  Write("src/index.php", "<?php\n");
+  auto app = ParseOk(R"(name: shop
+services:
+  php: {image: p, code: {source: ./src}}
+  api: {image: p, code: {source: ./src, strategy: rolling, batch: 3}}
+  web: {image: n, code: {from: php}}
+)");
+  auto j = NormalizedJson(app);
+  auto code = [&](const char* svc) { return j["services"][svc].value("code", nlohmann::json()).dump(); };
+  EXPECT_EQ(code("php"), R"({"source":")" + dir_ + R"(/src","strategy":"reload"})");
+  EXPECT_EQ(code("api"), R"({"batch":3,"path":"/srv/app","source":")" + dir_ + R"(/src","strategy":"rolling"})");
+  EXPECT_EQ(code("web"), R"({"from":"php"})");
+  EXPECT_FALSE(ServiceJson(app.services.at("php")).is_null());
+  std::string yaml = NormalizedYaml(app);
+  EXPECT_NE(yaml.find("code:"), std::string::npos) << yaml;
+  Write("n/moor.yaml", yaml);
+  std::vector<Diagnostic> errs;
+  auto again = ParseAppFile(yaml, dir_ + "/n/moor.yaml", {}, &errs);
+  for (auto& e : errs) ADD_FAILURE() << e.ToString();
+  EXPECT_EQ(NormalizedJson(again), j);
+}
+
+TEST_F(AppFileTest, CodeDigestFollowsWhatContainersAreMadeOf) {
+  Write("src/index.php", "<?php\n");
+  Write("other/index.php", "<?php\n");
+  auto digest = [&](const std::string& code) {
+    auto app = ParseOk("services:\n  php:\n    image: p\n    code: " + code + "\n");
+    return app.services.count("php") ? ServiceDigest(app.services.at("php")) : "";
+  };
+  std::string plain = ServiceDigest(ParseOk("services:\n  php:\n    image: p\n").services.at("php"));
+  std::string reload = digest("{source: ./src}");
+  EXPECT_NE(reload, plain);
+  EXPECT_EQ(reload, digest("{source: ./other}"));  // the source is the deploying machine's business
+  std::string rolling = digest("{source: ./src, strategy: rolling}");
+  EXPECT_NE(rolling, reload);
+  EXPECT_EQ(rolling, digest("{source: ./src, strategy: rolling, batch: 4}"));  // the pace is not the content
+  EXPECT_NE(rolling, digest("{source: ./src, strategy: rolling, path: /srv/www}"));
+}
+
+TEST_F(AppFileTest, CodeBlockErrors) {
+  Write("src/index.php", "<?php\n");
+  auto e = Errors(R"(services:
+  a:
+    image: x
+    code: {source: ./src, stratgy: rolling}
+  b:
+    image: x
+    code: {source: ./src, strategy: rolin}
+  c:
+    image: x
+    code: {source: ./src, strategy: rolling, batch: 0}
+  d:
+    image: x
+    code: {source: ./src, path: app}
+  e:
+    image: x
+    code: {source: ./src, path: /srv/releases/x}
+  f:
+    image: x
+    code: {source: ./nope}
+  g:
+    image: x
+    code: {source: ./src/index.php}
+  h:
+    image: x
+    code: {strategy: reload}
+  i:
+    image: x
+    code: ./src
+)");
+  ASSERT_EQ(e.size(), 9u) << Join(e, "\n");
+  EXPECT_EQ(e[0], "4:27: services.a.code: unknown key \"stratgy\" — did you mean \"strategy\"?");
+  EXPECT_EQ(e[1], "7:37: services.b.code.strategy: unknown strategy \"rolin\" — did you mean \"rolling\"?");
+  EXPECT_EQ(e[2], "10:53: services.c.code.batch: expected a whole number from 1 to 10000, found \"0\" — write one "
+                  "number in that range, without quotes or brackets");
+  EXPECT_EQ(e[3], "13:33: services.d.code.path: \"app\" is not an absolute path below / — write the path in the "
+                  "container where a rolling release is mounted, e.g. /srv/app");
+  EXPECT_EQ(e[4], "16:33: services.e.code.path: \"/srv/releases/x\" is inside /srv/releases, where every release is "
+                  "mounted — pick another path, e.g. /srv/app");
+  EXPECT_EQ(e[5], "19:20: services.f.code.source: the code directory " + dir_ +
+                      "/nope does not exist — create it, or fix the path (relative to the file's directory)");
+  EXPECT_EQ(e[6], "22:20: services.g.code.source: " + dir_ +
+                      "/src/index.php is not a directory — name the directory that holds the code, not "
+                      "\"./src/index.php\" itself");
+  EXPECT_EQ(e[7], "25:11: services.h.code: source is missing — write source: DIR (the code directory) or from: "
+                  "SERVICE");
+  EXPECT_EQ(e[8], "28:11: services.i.code: expected a mapping, found \"./src\" — indent KEY: VALUE lines under it");
+}
+
+TEST_F(AppFileTest, CodeFromErrors) {
+  Write("src/index.php", "<?php\n");
+  auto e = Errors(R"(services:
+  php:
+    image: x
+    code: {source: ./src}
+  a:
+    image: x
+    code: {from: php, source: ./src}
+  b:
+    image: x
+    code: {from: php, strategy: rolling, batch: 2}
+  c:
+    image: x
+    code: {from: c}
+  d:
+    image: x
+    code: {from: phpp}
+  e:
+    image: x
+    code: {from: plain}
+  f:
+    image: x
+    code: {from: b}
+  plain:
+    image: x
+)");
+  ASSERT_EQ(e.size(), 7u) << Join(e, "\n");
+  EXPECT_EQ(e[0], "7:23: services.a.code: source and from together — keep source (this service's own code) or "
+                  "from (the releases of another service)");
+  EXPECT_EQ(e[1], "10:23: services.b.code: strategy with from — remove it: a from service follows the other "
+                  "service's releases and is never switched itself");
+  EXPECT_EQ(e[2], "10:42: services.b.code: batch with from — remove it: a from service follows the other "
+                  "service's releases and is never switched itself");
+  EXPECT_EQ(e[3], "13:18: services.c.code.from: the service names itself — write source: DIR, or the name of "
+                  "another service");
+  EXPECT_EQ(e[4], "16:18: services.d.code.from: unknown service \"phpp\" — did you mean \"php\"?");
+  EXPECT_EQ(e[5], "19:18: services.e.code.from: service \"plain\" has no code source — give plain code: {source: "
+                "DIR}, or name the service that has one");
+  EXPECT_EQ(e[6], "22:18: services.f.code.from: service \"b\" has no code source — give b code: {source: DIR}, or "
+                  "name the service that has one");
+}
+
+TEST_F(AppFileTest, CodeFromAServiceNotEnabled) {
+  Write("src/index.php", "<?php\n");
+  std::string yaml = R"(services:
+  php:
+    image: x
+    profiles: [app]
+    code: {source: ./src}
+  web:
+    image: x
+    code: {from: php}
+)";
+  auto e = Errors(yaml);
+  ASSERT_EQ(e.size(), 1u) << Join(e, "\n");
+  EXPECT_EQ(e[0], "8:18: services.web.code.from: \"php\" is not enabled by the active profiles — activate one of "
+                  "its profiles (app) with --profile");
+  auto app = ParseOk(yaml, {"app"});
+  EXPECT_EQ(app.services.size(), 2u);
+}
+
+TEST_F(AppFileTest, CodeMountsCannotBeHiddenByVolumes) {
+  Write("src/index.php", "<?php\n");
+  auto e = Errors(R"(services:
+  php:
+    image: x
+    code: {source: ./src, strategy: rolling, path: /srv/www}
+    volumes: ["/tmp:/srv/releases", "/tmp:/srv/www/", "/tmp:/srv/releases/5", "/tmp:/srv/app"]
+  web:
+    image: x
+    code: {from: php}
+    volumes: ["/tmp:/srv/releases", "/tmp:/srv/app"]
+  reload:
+    image: x
+    code: {source: ./src}
+    volumes: ["/tmp:/srv/app"]
+  plain:
+    image: x
+    volumes: ["/tmp:/srv/releases"]
+)");
+  ASSERT_EQ(e.size(), 4u) << Join(e, "\n");
+  EXPECT_EQ(e[0], "5:15: services.php.volumes: /srv/releases is where the code releases are mounted — mount the "
+                  "volume elsewhere; code: puts every release at /srv/releases");
+  EXPECT_EQ(e[1], "5:37: services.php.volumes: /srv/www/ is where code.path mounts the release — mount the volume "
+                  "elsewhere, or set code.path to another directory");
+  EXPECT_TRUE(StartsWith(e[2], "5:55: services.php.volumes: /srv/releases/5 is where the code releases are mounted"))
+      << e[2];
+  EXPECT_TRUE(StartsWith(e[3], "9:15: services.web.volumes: /srv/releases is where")) << e[3];
+}
+
 TEST_F(AppFileTest, ComposeFixture) {
   auto app = LoadAppFile(std::string(MOOR_APP_TESTDATA) + "/docker-compose.yml");
   ASSERT_TRUE(app) << app.error().message();

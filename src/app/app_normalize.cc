@@ -139,6 +139,18 @@ json ServiceJson(const ServiceSpec& s) {
     for (auto& t : s.templates) tj.push_back({{"source", t.source}, {"destination", t.destination}, {"wait", Wait(t)}});
     j["templates"] = tj;
   }
+  if (s.code) {
+    const auto& c = *s.code;
+    if (!c.from.empty()) {
+      j["code"] = {{"from", c.from}};
+    } else {
+      j["code"] = {{"source", c.source}, {"strategy", c.strategy}};
+      if (c.strategy == "rolling") {
+        j["code"]["batch"] = c.batch;
+        j["code"]["path"] = c.path;
+      }
+    }
+  }
   return j;
 }
 
@@ -241,6 +253,12 @@ std::string ServiceDigest(const ServiceSpec& s) {
   json j = ServiceJson(s);
   j.erase("replicas");
   j.erase("profiles");
+  // Where the code comes from on the deploying machine, and how many
+  // replicas a rolling deploy replaces at once, are not in the containers.
+  if (j.contains("code")) {
+    j["code"].erase("source");
+    j["code"].erase("batch");
+  }
   std::string text = j.dump();
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "app/app_parser.h"
+#include "app/code_release.h"
 #include "common/file.h"
 #include "common/strings.h"
 
@@ -39,7 +40,8 @@ const Keys kServiceKeys = {"image",
                            "working_dir",
                            "profiles",
                            "service",
-                           "templates"};
+                           "templates",
+                           "code"};
 
 void Parser::Service(const std::string& name, const YAML::Node& key, const YAML::Node& n, ServiceSpec* s) {
   std::string where = "services." + name;
@@ -63,6 +65,90 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
   std::map<std::string, std::string> env, file_env;
   YAML::Node env_node, env_file_node;
   bool has_image = false;
+  // The `code:` block. References to other services (`from`) are checked by
+  // the validator; everything local to the block is checked here.
+  auto code = [&](const YAML::Node& block, const std::string& at) {
+    CodeSpec c;
+    c.pos = PosOf(block);
+    // (A default YAML::Node counts as defined, hence the optionals.)
+    std::optional<YAML::Node> source_key, from_key;  // the keys, when given (their values may be bad)
+    std::optional<YAML::Node> source_value;           // when the value is a string
+    std::vector<YAML::Node> rolling_only;  // strategy, batch, path: not with from
+    for (auto& [ck, cv] : Map(block, {"source", "strategy", "batch", "path", "from"}, at)) {
+      const std::string& cf = ck.Scalar();
+      std::string cw = at + "." + cf;
+      if (cf == "source") {
+        source_key.emplace(ck);
+        if (auto x = Str(cv, cw)) c.source = *x, source_value.emplace(cv);
+      } else if (cf == "from") {
+        from_key.emplace(ck);
+        c.pos = PosOf(cv);
+        if (auto x = Str(cv, cw)) c.from = *x;
+      } else if (cf == "strategy") {
+        rolling_only.push_back(ck);
+        auto x = Str(cv, cw);
+        if (!x) continue;
+        if (*x == "reload" || *x == "rolling") {
+          c.strategy = *x;
+        } else {
+          std::string near = detail::Closest(*x, {"reload", "rolling"});
+          c_.Error(cv, cw + ": unknown strategy \"" + *x + "\"",
+                   near.empty() ? "write reload (flip /srv/releases/current and signal) or rolling (new containers)"
+                                : "did you mean \"" + near + "\"?");
+        }
+      } else if (cf == "batch") {
+        rolling_only.push_back(ck);
+        if (auto x = Int(cv, cw, 1, 10000)) c.batch = static_cast<int>(*x);
+      } else {
+        rolling_only.push_back(ck);
+        auto x = Str(cv, cw);
+        if (!x) continue;
+        std::string p = *x;
+        while (p.size() > 1 && p.back() == '/') p.pop_back();
+        if (!StartsWith(p, "/") || p == "/") {
+          c_.Error(cv, cw + ": \"" + *x + "\" is not an absolute path below /",
+                   "write the path in the container where a rolling release is mounted, e.g. /srv/app");
+        } else if (p == kReleasesMount || StartsWith(p, std::string(kReleasesMount) + "/")) {
+          c_.Error(cv, cw + ": \"" + *x + "\" is inside " + kReleasesMount + ", where every release is mounted",
+                   "pick another path, e.g. /srv/app");
+        } else {
+          c.path = p;
+        }
+      }
+    }
+    if (!block.IsMap()) return;
+    if (from_key) {
+      if (source_key)
+        c_.Error(*source_key, at + ": source and from together",
+                 "keep source (this service's own code) or from (the releases of another service)");
+      for (auto& k : rolling_only)
+        c_.Error(k, at + ": " + k.Scalar() + " with from",
+                 "remove it: a from service follows the other service's releases and is never switched itself");
+      if (c.from == name)
+        c_.Error(c.pos, at + ".from: the service names itself", "write source: DIR, or the name of another service");
+      if (!c.from.empty()) s->code = c;
+      return;
+    }
+    if (!source_key) {
+      c_.Error(block, at + ": source is missing", "write source: DIR (the code directory) or from: SERVICE");
+      return;
+    }
+    if (!source_value) return;  // a bad value, already reported
+    std::string shown = c.source;
+    c.source = HostPath(c.source);
+    std::error_code ec;
+    if (!std::filesystem::exists(c.source, ec)) {
+      c_.Error(*source_value, at + ".source: the code directory " + c.source + " does not exist",
+               "create it, or fix the path (relative to the file's directory)");
+      return;
+    }
+    if (!std::filesystem::is_directory(c.source, ec)) {
+      c_.Error(*source_value, at + ".source: " + c.source + " is not a directory",
+               "name the directory that holds the code, not \"" + shown + "\" itself");
+      return;
+    }
+    s->code = c;
+  };
   for (auto& [k, v] : Map(n, kServiceKeys, where)) {
     const std::string& f = k.Scalar();
     std::string w = where + "." + f;
@@ -178,6 +264,8 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
       Discovery(v, w, s);
     } else if (f == "templates") {
       Templates(v, w, s);
+    } else if (f == "code") {
+      code(v, w);
     }
   }
   for (auto& [ek, ev] : env) file_env[ek] = ev;

@@ -1,10 +1,11 @@
-// Checks across services: references, depends_on cycles, port conflicts,
-// build contexts, networks and volumes declared.
+// Checks across services: references, depends_on cycles, code blocks, port
+// conflicts, build contexts, networks and volumes declared.
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 
 #include "app/app_internal.h"
+#include "app/code_release.h"
 #include "common/file.h"
 #include "common/strings.h"
 
@@ -62,6 +63,46 @@ void CheckReferences(const Ctx& ctx, const ParsedFile& parsed, const std::set<st
                   "create the directory, or fix the path (relative to the file's directory)");
       } else if (!PathExists(b.context + "/" + b.dockerfile)) {
         ctx.Error(b.pos, where + ".build: no " + b.dockerfile + " in " + b.context, "add it, or set build.dockerfile");
+      }
+    }
+  }
+}
+
+// The `code:` blocks: `from` names an enabled service with its own source,
+// and no volume hides the release mounts.
+void CheckCode(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::string>& enabled) {
+  const auto& services = parsed.app.services;
+  std::vector<std::string_view> names;
+  for (auto& [n, s] : services) names.push_back(n);
+  for (auto& [name, s] : services) {
+    if (!s.code) continue;
+    const CodeSpec& c = *s.code;
+    const std::string where = "services." + name + ".code";
+    if (!c.from.empty() && c.from != name) {
+      auto it = services.find(c.from);
+      if (it == services.end()) {
+        std::string near = Closest(c.from, names);
+        ctx.Error(c.pos, where + ".from: unknown service \"" + c.from + "\"",
+                  near.empty() ? "name a service of this file that has code: {source: DIR}"
+                               : "did you mean \"" + near + "\"?");
+      } else if (!it->second.code || it->second.code->source.empty()) {
+        ctx.Error(c.pos, where + ".from: service \"" + c.from + "\" has no code source",
+                  "give " + c.from + " code: {source: DIR}, or name the service that has one");
+      } else if (enabled.count(name) && !enabled.count(c.from)) {
+        ctx.Error(c.pos, where + ".from: \"" + c.from + "\" is not enabled by the active profiles",
+                  "activate one of its profiles (" + Join(it->second.profiles, ", ") + ") with --profile");
+      }
+    }
+    const bool pinned = c.from.empty() && c.strategy == "rolling";
+    for (auto& m : s.volumes) {
+      std::string t = m.target;
+      while (t.size() > 1 && t.back() == '/') t.pop_back();
+      if (t == kReleasesMount || StartsWith(t, std::string(kReleasesMount) + "/")) {
+        ctx.Error(m.pos, "services." + name + ".volumes: " + m.target + " is where the code releases are mounted",
+                  "mount the volume elsewhere; code: puts every release at " + std::string(kReleasesMount));
+      } else if (pinned && t == c.path) {
+        ctx.Error(m.pos, "services." + name + ".volumes: " + m.target + " is where code.path mounts the release",
+                  "mount the volume elsewhere, or set code.path to another directory");
       }
     }
   }
@@ -150,6 +191,7 @@ void CheckPorts(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::st
 void Validate(const Ctx& ctx, const ParsedFile& parsed, const std::set<std::string>& enabled) {
   CheckReferences(ctx, parsed, enabled);
   CheckCycles(ctx, parsed);
+  CheckCode(ctx, parsed, enabled);
   CheckPorts(ctx, parsed, enabled);
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "app/app_backend.h"
+#include "app/code_release.h"
 #include "app/up_plan.h"
 
 namespace moor::app {
@@ -81,14 +82,28 @@ void AppendField(std::string& out, const std::string& field) {
 
 }  // namespace
 
-json ContainerBody(const AppFile& app, const ServiceSpec& s, int replica, const std::string& digest) {
+json ContainerBody(const AppFile& app, const ServiceSpec& s, int replica, const std::string& digest,
+                   const std::optional<CodeBinding>& code) {
   const std::string container = ContainerName(app.name, s.name, replica);
+  // The code binding applies to a service with a code: block only. A rolling
+  // container is pinned to its release; reload and from containers see `current`.
+  const bool has_code = code && s.code;
+  const bool rolling = has_code && s.code->from.empty() && s.code->strategy == "rolling";
+  const bool pinned = rolling && code->release > 0;
+  const std::string release = pinned ? std::to_string(code->release) : "";
+
   json body = json::object();
   body["Image"] = s.image;
   if (s.command) body["Cmd"] = *s.command;
   if (s.entrypoint) body["Entrypoint"] = *s.entrypoint;
+  std::map<std::string, std::string> environment = s.environment;
+  if (pinned) {
+    environment["MOOR_RELEASE"] = release;
+  } else if (has_code && !rolling) {
+    environment["MOOR_CODE"] = std::string(kReleasesMount) + "/current";
+  }
   json env = json::array();
-  for (const auto& [k, v] : s.environment) env.push_back(k + "=" + v);  // the map keeps them sorted
+  for (const auto& [k, v] : environment) env.push_back(k + "=" + v);  // the map keeps them sorted
   body["Env"] = env;
   if (!s.hostname.empty()) body["Hostname"] = s.hostname;
   if (!s.user.empty()) body["User"] = s.user;
@@ -119,11 +134,21 @@ json ContainerBody(const AppFile& app, const ServiceSpec& s, int replica, const 
   labels[kLabelService] = s.name;
   labels[kLabelReplica] = std::to_string(replica);
   labels[kLabelDigest] = digest;
+  if (pinned) {
+    labels[kLabelRelease] = release;
+    labels[kLabelReleaseMeta] = release;
+  }
   body["Labels"] = labels;
 
   json host = json::object();
   json mounts = json::array();
   for (const auto& m : s.volumes) mounts.push_back(MountJson(app, m));
+  // Releases are hardlink trees of shared, immutable blobs: never writable.
+  auto read_only_bind = [](const std::string& source, const std::string& target) {
+    return json{{"Type", "bind"}, {"Source", source}, {"Target", target}, {"ReadOnly", true}};
+  };
+  if (has_code) mounts.push_back(read_only_bind(code->releases_dir, kReleasesMount));
+  if (pinned) mounts.push_back(read_only_bind(code->releases_dir + "/" + release, s.code->path));
   host["Mounts"] = mounts;
   if (!bindings.empty()) host["PortBindings"] = bindings;
   if (s.resources.memory > 0) host["Memory"] = s.resources.memory;

@@ -2,13 +2,22 @@
 // POST /containers/create: Docker's shape). Pure; unit-tested.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "app/app_file.h"
 
 namespace moor::app {
+
+// Where a code service's releases are on the daemon's host, and which one a
+// rolling container runs.
+struct CodeBinding {
+  std::string releases_dir;  // ROOT/deploy/releases/APP/SVC of the service, or of its code.from service
+  int64_t release = 0;       // rolling: the release this container is pinned to (0: none yet)
+};
 
 // The create body of replica `replica` of service `s`:
 // - Image, Cmd/Entrypoint (only when the file sets them), Env ("K=V", sorted),
@@ -30,7 +39,18 @@ namespace moor::app {
 //   duplicates) and IPAMConfig.IPv4Address when given. The daemon accepts
 //   endpoint settings for the NetworkMode network only: a service on several
 //   networks is refused at create until it accepts more.
-nlohmann::json ContainerBody(const AppFile& app, const ServiceSpec& s, int replica, const std::string& digest);
+//
+// With `code` (a service with a `code:` block; ignored for one without):
+// - a read-only bind of code->releases_dir at /srv/releases (kReleasesMount,
+//   app/code_release.h);
+// - rolling (code.strategy, no from) and code->release > 0: a read-only bind
+//   of releases_dir/N at code.path, env MOOR_RELEASE=N, labels moor.release=N
+//   and moor.service.meta.moor-release=N (the catalog's release gate);
+// - reload and from services: env MOOR_CODE=/srv/releases/current (a rolling
+//   one with release 0, not yet pinned, gets neither env nor pin).
+// These env entries override the file's. Without `code`, nothing is added.
+nlohmann::json ContainerBody(const AppFile& app, const ServiceSpec& s, int replica, const std::string& digest,
+                             const std::optional<CodeBinding>& code = std::nullopt);
 
 // Labels put on the networks and volumes the app creates.
 std::map<std::string, std::string> AppObjectLabels(const AppFile& app);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "app/app_backend.h"
+#include "app/code_release.h"
 #include "app/app_test_fixture.h"
 #include "common/strings.h"
 
@@ -224,6 +225,93 @@ networks:
   json a = Body(app, "api", 1);
   EXPECT_EQ(a["HostConfig"]["NetworkMode"], "corp-back");
   EXPECT_EQ(a["NetworkingConfig"]["EndpointsConfig"]["corp-back"]["Aliases"], (Strings{"api", "shop-api-1"}));
+}
+
+// ---- code: (moor deploy)
+
+constexpr const char* kCode = R"(name: shop
+services:
+  php:
+    image: moor/php-fpm:8.2
+    environment: {MOOR_RELEASE: "from-the-file", A: "1"}
+    volumes: ["/tmp:/tmp/host"]
+    code: {source: ./src}
+  api:
+    image: moor/php-fpm:8.2
+    code: {source: ./src, strategy: rolling, path: /srv/www}
+  web:
+    image: moor/nginx:1.22
+    code: {from: api}
+  plain:
+    image: nginx
+)";
+
+const json kReleasesBind =
+    json::parse(R"({"Type":"bind","Source":"/var/lib/moor/deploy/releases/shop/php","Target":"/srv/releases",
+                    "ReadOnly":true})");
+
+TEST_F(ContainerBodyTest, ReloadCodeMountsReleasesAndPointsAtCurrent) {
+  Write("src/index.php", "<?php\n");
+  AppFile app = ParseOk(kCode);
+  CodeBinding code{"/var/lib/moor/deploy/releases/shop/php", 7};  // the release does not pin reload containers
+  json b = ContainerBody(app, app.services.at("php"), 1, "d1g35t", code);
+  const json& m = b["HostConfig"]["Mounts"];
+  ASSERT_EQ(m.size(), 2u) << m.dump();
+  EXPECT_EQ(m[0]["Target"], "/tmp/host");  // the file's volumes first
+  EXPECT_EQ(m[1], kReleasesBind);
+  EXPECT_EQ(b["Env"], (Strings{"A=1", "MOOR_CODE=/srv/releases/current", "MOOR_RELEASE=from-the-file"}));
+  auto labels = b["Labels"].get<std::map<std::string, std::string>>();
+  EXPECT_FALSE(labels.contains(kLabelRelease));
+  EXPECT_FALSE(labels.contains(kLabelReleaseMeta));
+  EXPECT_EQ(labels.at(kLabelDigest), "d1g35t");
+}
+
+TEST_F(ContainerBodyTest, RollingCodePinsTheContainerToItsRelease) {
+  Write("src/index.php", "<?php\n");
+  AppFile app = ParseOk(kCode);
+  const std::string dir = "/var/lib/moor/deploy/releases/shop/api";
+  json b = ContainerBody(app, app.services.at("api"), 3, "d1g35t", CodeBinding{dir, 42});
+  const json& m = b["HostConfig"]["Mounts"];
+  ASSERT_EQ(m.size(), 2u) << m.dump();
+  EXPECT_EQ(m[0], json({{"Type", "bind"}, {"Source", dir}, {"Target", "/srv/releases"}, {"ReadOnly", true}}));
+  EXPECT_EQ(m[1], json({{"Type", "bind"}, {"Source", dir + "/42"}, {"Target", "/srv/www"}, {"ReadOnly", true}}));
+  EXPECT_EQ(b["Env"], (Strings{"MOOR_RELEASE=42"}));
+  auto labels = b["Labels"].get<std::map<std::string, std::string>>();
+  EXPECT_EQ(labels.at("moor.release"), "42");
+  EXPECT_EQ(labels.at("moor.service.meta.moor-release"), "42");
+  EXPECT_EQ(labels.at(kLabelReplica), "3");
+
+  // No release yet (the first up, or a body PinRelease pins later): only the
+  // releases directory.
+  json first = ContainerBody(app, app.services.at("api"), 1, "d1g35t", CodeBinding{dir, 0});
+  ASSERT_EQ(first["HostConfig"]["Mounts"].size(), 1u);
+  EXPECT_EQ(first["Env"], json::array());
+  EXPECT_FALSE(first["Labels"].contains("moor.release"));
+}
+
+TEST_F(ContainerBodyTest, FromServiceMountsTheOtherServicesReleasesOnly) {
+  Write("src/index.php", "<?php\n");
+  AppFile app = ParseOk(kCode);
+  const std::string dir = "/var/lib/moor/deploy/releases/shop/api";  // api's, not web's
+  json b = ContainerBody(app, app.services.at("web"), 1, "d1g35t", CodeBinding{dir, 42});
+  const json& m = b["HostConfig"]["Mounts"];
+  ASSERT_EQ(m.size(), 1u) << m.dump();
+  EXPECT_EQ(m[0], json({{"Type", "bind"}, {"Source", dir}, {"Target", "/srv/releases"}, {"ReadOnly", true}}));
+  EXPECT_EQ(b["Env"], (Strings{"MOOR_CODE=/srv/releases/current"}));
+  EXPECT_FALSE(b["Labels"].contains("moor.release"));
+}
+
+TEST_F(ContainerBodyTest, CodeBindingIgnoredWithoutCodeAndCodeWithoutBinding) {
+  Write("src/index.php", "<?php\n");
+  AppFile app = ParseOk(kCode);
+  // A service without code: the binding changes nothing.
+  json plain = ContainerBody(app, app.services.at("plain"), 1, "d", CodeBinding{"/x", 3});
+  EXPECT_EQ(plain, ContainerBody(app, app.services.at("plain"), 1, "d"));
+  EXPECT_EQ(plain["HostConfig"]["Mounts"], json::array());
+  // Existing callers (no binding) get the body they always got.
+  json api = ContainerBody(app, app.services.at("api"), 1, "d");
+  EXPECT_EQ(api["HostConfig"]["Mounts"], json::array());
+  EXPECT_EQ(api["Env"], json::array());
 }
 
 TEST_F(ContainerBodyTest, AppObjectLabels) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/context.h"
+#include "cli/deploy_daemon.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/daemon_main.h"
@@ -69,6 +70,13 @@ Apps (moor.yaml, docs/moor-yaml.md):
   app up|down|scale|config                 the same as above
   every app command: -f FILE (default moor.yaml, compose.yaml… here), -p NAME, --profile P
   logs SERVICE / restart SERVICE           in an app's directory: the service's containers
+Deploys (code: services, docs/deploy.md):
+  deploy [SERVICE] [DIR] [--image REF] [--dry-run] [-q]   ship the code directory's changes, switch
+      [--remote https://HOST:PORT] [--token-file F | --cert F --key F] [--cacert F]   (or MOOR_DEPLOY_REMOTE)
+  releases [SERVICE] [--format json]       the ledger; the live release is marked *
+  rollback [SERVICE] [RELEASE]             switch back (default: the release live before)
+  releases prune [SERVICE] [--keep N]      remove old releases and unreferenced blobs
+  deploy token create NAME [--app APP] | ls | rm NAME   tokens for --remote deploys
 System:
   info | version | system info | system df | system prune [--volumes]
   daemon [--root DIR] [--exec-root DIR] [-H SOCKET] ...   run the engine (moor daemon --help)
@@ -184,6 +192,9 @@ const std::map<std::string, Command>& Commands() {
       {"app ls", CmdAppPs},
       {"app logs", CmdAppLogs},
       {"app restart", CmdAppRestart},
+      {"deploy", CmdDeploy},
+      {"releases", CmdReleases},
+      {"rollback", CmdRollback},
       // System.
       {"info", CmdInfo},
       {"system info", CmdInfo},
@@ -211,7 +222,7 @@ int CliMain(int argc, char** argv, char** envp) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // The engine's own processes take their flags themselves.
   if (!args.empty() && args[0] == "daemon") {
-    return engine::DaemonMain(std::vector<std::string>(args.begin() + 1, args.end()));
+    return engine::DaemonMain(std::vector<std::string>(args.begin() + 1, args.end()), DeployExtension());
   }
   if (!args.empty() && args[0] == "monitor") {
     if (args.size() != 3 || args[1] != "--config") {

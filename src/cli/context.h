@@ -114,6 +114,10 @@ Result<int> CmdScale(const Globals&, const std::vector<std::string>&);
 Result<int> CmdAppPs(const Globals&, const std::vector<std::string>&);
 Result<int> CmdAppLogs(const Globals&, const std::vector<std::string>&);
 Result<int> CmdAppRestart(const Globals&, const std::vector<std::string>&);
+// cmd_deploy.cc: moor deploy [token …], releases [prune], rollback.
+Result<int> CmdDeploy(const Globals&, const std::vector<std::string>&);
+Result<int> CmdReleases(const Globals&, const std::vector<std::string>&);
+Result<int> CmdRollback(const Globals&, const std::vector<std::string>&);
 // `moor logs NAME` / `moor restart NAME` when the daemon knows no container
 // NAME: if the app file in the current directory has a service NAME, runs
 // cmd (the app variant) with args; nullopt otherwise.

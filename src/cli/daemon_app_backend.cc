@@ -14,7 +14,9 @@
 #include <optional>
 #include <thread>
 
+#include "api/transport.h"
 #include "build/builder.h"
+#include "cli/deploy_client.h"
 #include "cli/container_session.h"
 #include "cli/stream_demux.h"
 #include "common/strings.h"
@@ -394,6 +396,36 @@ std::vector<Result<void>> DaemonAppBackend::StopAll(const std::vector<std::strin
 Result<void> DaemonAppBackend::Remove(const std::string& id) {
   TRY(Do("DELETE", C(id) + "?force=1&v=1"));
   return {};
+}
+
+Result<void> DaemonAppBackend::Signal(const std::string& id, const std::string& signal) {
+  TRY_CTX(Do("POST", C(id) + "/kill?signal=" + Esc(signal)), "send " + signal + " to " + id);
+  return {};
+}
+
+Result<app::CodeState> DaemonAppBackend::PutCodeService(const std::string& app, const std::string& service,
+                                                        const json& record) {
+  auto r = TRY(Do("PUT", "/v1/moor/deploy/services/" + Esc(app) + "/" + Esc(service), record.dump()));
+  json j = TRY(ParseJson(r.body, "deploy service record"));
+  app::CodeState st;
+  st.releases_dir = Str(j, "releases_dir");
+  if (j.contains("live_release") && j["live_release"].is_number_integer()) st.live_release = j["live_release"].get<int64_t>();
+  if (st.releases_dir.empty()) return FailInvalid("the daemon did not say where the releases of " + service + " are");
+  return st;
+}
+
+Result<int64_t> DaemonAppBackend::DeployCode(const std::string& app, const std::string& service,
+                                             const std::string& dir) {
+  auto t = api::MakeUnixTransport(d_.socket_path());
+  DeployRequest req;
+  req.app = app;
+  req.service = service;
+  req.dir = dir;
+  req.who = "moor up";
+  auto out = TRY(RunDeploy(*t, req, [this](const std::string& line) {
+    if (!quiet_) std::cerr << line << "\n";
+  }));
+  return out.release;
 }
 
 Result<app::RegistrationStatus> DaemonAppBackend::Registration(const std::string& id) {

@@ -45,6 +45,10 @@ class DaemonAppBackend : public app::AppBackend {
                                     const std::vector<int64_t>& timeouts_ns) override;
   Result<void> Remove(const std::string& id) override;
 
+  Result<void> Signal(const std::string& id, const std::string& signal) override;
+  Result<app::CodeState> PutCodeService(const std::string& app, const std::string& service,
+                                        const nlohmann::json& record) override;
+  Result<int64_t> DeployCode(const std::string& app, const std::string& service, const std::string& dir) override;
   Result<app::RegistrationStatus> Registration(const std::string& id) override;
   std::string LogTail(const std::string& id, int lines) override;
 

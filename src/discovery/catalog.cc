@@ -1,5 +1,6 @@
 // Catalog: services and checks (KV, containers, indexes and blocking live in
-// catalog_kv.cc and catalog_index.cc; persistence in catalog_store.cc).
+// catalog_kv.cc and catalog_index.cc; the release gate in catalog_gate.cc;
+// persistence in catalog_store.cc).
 #include "discovery/catalog.h"
 
 #include <time.h>
@@ -266,8 +267,8 @@ std::map<std::string, std::vector<std::string>> Catalog::ServiceNames() const {
   return out;
 }
 
-std::vector<InstanceHealth> Catalog::Health(const std::string& name, const std::string& tag,
-                                            bool passing_only) const {
+std::vector<InstanceHealth> Catalog::Health(const std::string& name, const std::string& tag, bool passing_only,
+                                            bool gated) const {
   std::vector<InstanceHealth> out;
   std::lock_guard lk(impl_->mu);
   std::vector<const CheckState*> node_checks;
@@ -276,7 +277,6 @@ std::vector<InstanceHealth> Catalog::Health(const std::string& name, const std::
   }
   for (const auto& [id, s] : impl_->services) {
     if (s.name != name) continue;
-    if (!tag.empty() && std::find(s.tags.begin(), s.tags.end(), tag) == s.tags.end()) continue;
     InstanceHealth ih;
     ih.service = s;
     // Consul counts the node's checks in every instance's health.
@@ -285,9 +285,16 @@ std::vector<InstanceHealth> Catalog::Health(const std::string& name, const std::
       if (c.service_id == id) ih.checks.push_back(c);
     }
     for (const auto& c : ih.checks) ih.health = std::max(ih.health, c.status);
-    if (passing_only && ih.health != Health::kPassing) continue;
     out.push_back(std::move(ih));
   }
+  // The gate decides over the whole service, before the tag and passing
+  // filters, so every view of it agrees on which release it shows.
+  if (gated) impl_->ApplyReleaseGate(name, out);
+  std::erase_if(out, [&](const InstanceHealth& ih) {
+    const auto& tags = ih.service.tags;
+    if (!tag.empty() && std::find(tags.begin(), tags.end(), tag) == tags.end()) return true;
+    return passing_only && ih.health != Health::kPassing;
+  });
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,12 +60,31 @@ class Catalog {
   // Service name → union of its instances' tags (sorted, unique).
   std::map<std::string, std::vector<std::string>> ServiceNames() const;
   // Instances of `name` (with checks and health), optionally only those
-  // carrying `tag` and/or whose health is passing. Sorted by id.
-  std::vector<InstanceHealth> Health(const std::string& name, const std::string& tag = "",
-                                     bool passing_only = false) const;
+  // carrying `tag` and/or whose health is passing. Sorted by id. `gated`:
+  // through the service's release gate (SetReleaseGate) — what templates,
+  // DNS, the Consul health/catalog endpoints and Prometheus SD read; false
+  // sees every instance (readiness of instances not yet released).
+  std::vector<InstanceHealth> Health(const std::string& name, const std::string& tag = "", bool passing_only = false,
+                                     bool gated = true) const;
   // Instances for the DNS responder: not critical (passing or warning),
-  // optionally carrying `tag`.
+  // optionally carrying `tag`. Gated like Health.
   std::vector<ServiceInstance> Usable(const std::string& name, const std::string& tag = "") const;
+
+  // ---- release gate (rolling deploys) -------------------------------------
+  // The ServiceMeta key holding an instance's release (the registrar copies
+  // the container label moor.service.meta.moor-release into it).
+  static constexpr const char* kReleaseMeta = "moor-release";
+  // Gates service `name` to `release` ("" lifts the gate). While set, gated
+  // reads see only the instances whose meta "moor-release" equals it, and
+  // every instance when none of those is passing (fail-open: a broken
+  // release never empties the service). The decision is per service, tags
+  // aside. Kept in memory only (the deploy ledger re-applies it at start).
+  // A change bumps the service's index and returns it (blocking queries
+  // and templates wake); no change returns ServiceIndex(name).
+  // EINVAL: empty name.
+  Result<uint64_t> SetReleaseGate(const std::string& name, const std::string& release);
+  // The release `name` is gated to; "" when not gated.
+  std::string ReleaseGate(const std::string& name) const;
 
   // Node-level checks are allowed too (service_id ""). ENOENT: unknown service.
   Result<void> AddCheck(const std::string& service_id, CheckDef def);

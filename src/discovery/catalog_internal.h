@@ -68,6 +68,9 @@ struct Catalog::Impl {
   std::map<std::string, CheckState> checks;         // by check id
   std::map<std::string, ContainerAddress> containers;  // by container id
 
+  // Service name → the release its gated reads show (never "").
+  std::map<std::string, std::string> release_gates;
+
   std::map<std::string, KvEntry> kv;
   // key → index of its deletion, so prefix indexes cover deletions. Capped:
   // the oldest are dropped and kv_floor remembers the highest index dropped.
@@ -101,6 +104,10 @@ struct Catalog::Impl {
   // Node checks count for every instance's health (as in Consul), so their
   // changes touch every service name.
   void TouchNodeCheck(uint64_t idx);
+  // Applies service `name`'s release gate to `all` (every instance of the
+  // name, tags aside) in place: keeps the gated release's instances when one
+  // of them is passing, otherwise leaves all (mu held).
+  void ApplyReleaseGate(const std::string& name, std::vector<InstanceHealth>& all) const;
   // Wakes WaitFor and calls the watchers with the latest index. Call with
   // `mu` NOT held, after every mutation.
   void Notify();

@@ -1,5 +1,7 @@
 #include "discovery/template_manager.h"
 
+#include <algorithm>
+#include <set>
 #include <vector>
 
 #include "common/log.h"
@@ -14,6 +16,32 @@ struct TemplateManager::Notifier {
   std::mutex mu;
   TemplateManager* self = nullptr;
 };
+
+namespace {
+
+// The catalog as a render reads it, noting which services it asks for (so
+// WaitRendered knows which templates a service's change reaches).
+class RecordingData : public TemplateData {
+ public:
+  explicit RecordingData(const Catalog& catalog) : inner_(catalog) {}
+  std::vector<InstanceHealth> Service(const std::string& name, const std::string& tag,
+                                      const std::vector<Health>& states) override {
+    read_.insert(name);
+    return inner_.Service(name, tag, states);
+  }
+  std::map<std::string, std::vector<std::string>> Services() override { return inner_.Services(); }
+  std::optional<KvEntry> Key(const std::string& key) override { return inner_.Key(key); }
+  std::vector<KvEntry> List(const std::string& prefix) override { return inner_.List(prefix); }
+  Node LocalNode() override { return inner_.LocalNode(); }
+
+  std::set<std::string> TakeRead() { return std::move(read_); }
+
+ private:
+  CatalogTemplateData inner_;
+  std::set<std::string> read_;
+};
+
+}  // namespace
 
 TemplateManager::TemplateManager(Catalog& catalog, ContainerOps* ops)
     : catalog_(catalog), ops_(ops), notifier_(std::make_shared<Notifier>()) {
@@ -80,15 +108,21 @@ Result<void> TemplateManager::Add(TemplateSpec spec) {
 }
 
 void TemplateManager::Remove(const std::string& id) {
-  std::lock_guard render(render_mu_);
-  std::lock_guard lk(mu_);
-  entries_.erase(id);
+  {
+    std::lock_guard render(render_mu_);
+    std::lock_guard lk(mu_);
+    entries_.erase(id);
+  }
+  settled_cv_.notify_all();
 }
 
 void TemplateManager::RemoveContainer(const std::string& container_id) {
-  std::lock_guard render(render_mu_);
-  std::lock_guard lk(mu_);
-  std::erase_if(entries_, [&](const auto& kv) { return kv.second->spec.container_id == container_id; });
+  {
+    std::lock_guard render(render_mu_);
+    std::lock_guard lk(mu_);
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second->spec.container_id == container_id; });
+  }
+  settled_cv_.notify_all();
 }
 
 void TemplateManager::SetReady(bool ready) {
@@ -108,6 +142,18 @@ std::optional<TemplateManager::Stats> TemplateManager::stats(const std::string& 
   auto it = entries_.find(id);
   if (it == entries_.end()) return std::nullopt;
   return it->second->stats;
+}
+
+bool TemplateManager::WaitRendered(const std::string& service_name, uint64_t index, int64_t timeout_ns) {
+  const auto deadline = Clock::now() + std::chrono::nanoseconds(std::max<int64_t>(timeout_ns, 0));
+  std::unique_lock lk(mu_);
+  return settled_cv_.wait_until(lk, deadline, [&] {
+    for (const auto& [id, e] : entries_) {
+      if (e->services_read && !e->services_read->contains(service_name)) continue;
+      if (e->settled_index < index) return false;
+    }
+    return true;
+  });
 }
 
 void TemplateManager::OnChange() {
@@ -173,18 +219,27 @@ void TemplateManager::Loop() {
 }
 
 void TemplateManager::Render(Entry& e) {
-  if (auto r = RenderOnce(e); !r) return RecordError(e, r.error().message());
+  // Read before the render reads anything, so what it renders is at least
+  // this fresh.
+  const uint64_t index = catalog_.Index();
+  RecordingData data(catalog_);
+  if (auto r = RenderOnce(e, data); !r) return RecordError(e, r.error().message());
   e.logged_error.clear();  // a later failure is news again
+  {
+    std::lock_guard lk(mu_);
+    e.settled_index = std::max(e.settled_index, index);
+    e.services_read = data.TakeRead();
+  }
+  settled_cv_.notify_all();
 }
 
-Result<void> TemplateManager::RenderOnce(Entry& e) {
+Result<void> TemplateManager::RenderOnce(Entry& e, TemplateData& data) {
   const TemplateSpec& s = e.spec;
   if (!e.dest_known) {
     auto cur = ops_->ReadFile(s.container_id, s.dest_path);
     e.written = cur ? std::optional<std::string>(std::move(*cur)) : std::nullopt;  // unreadable: rewrite
     e.dest_known = true;
   }
-  CatalogTemplateData data(catalog_);
   std::string out = TRY(e.tmpl.Render(data, s.env));
   {
     std::lock_guard lk(mu_);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -88,6 +89,15 @@ class TemplateManager {
 
   std::optional<Stats> stats(const std::string& id) const;
 
+  // Waits until every template that reads service `service_name` has been
+  // rendered from catalog index `index` or later (Catalog::Index()) and its
+  // output written and its reload signal delivered — or found unchanged.
+  // A template reads a service when its last successful render asked for
+  // it; one never rendered yet counts as reading every service. True when
+  // all are (at once if none reads it); false once `timeout_ns` passes
+  // (e.g. a render failing, or renders held back by SetReady(false)).
+  bool WaitRendered(const std::string& service_name, uint64_t index, int64_t timeout_ns);
+
  private:
   using Clock = std::chrono::steady_clock;
   struct Entry {
@@ -102,6 +112,11 @@ class TemplateManager {
     Stats stats;
     bool signal_owed = false;                // written, reload signal not yet delivered
     std::string logged_error;                // last error logged (no repeats)
+    // Under mu_: the catalog index the last successful render read from
+    // (its output in place and signalled), and the services it read
+    // (nullopt: no successful render yet).
+    uint64_t settled_index = 0;
+    std::optional<std::set<std::string>> services_read;
   };
   struct Notifier;
 
@@ -111,7 +126,7 @@ class TemplateManager {
   void Loop();
   // Caller holds render_mu_ (not mu_).
   void Render(Entry& e);
-  Result<void> RenderOnce(Entry& e);
+  Result<void> RenderOnce(Entry& e, TemplateData& data);
   void RecordError(Entry& e, const std::string& msg);
 
   Catalog& catalog_;
@@ -119,6 +134,7 @@ class TemplateManager {
   std::mutex render_mu_;  // serialises renders; taken before mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable settled_cv_;  // a render settled or a template went (WaitRendered)
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   bool ready_ = true;
   bool stop_ = false;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -84,12 +85,13 @@ class TemplateManagerTest : public ::testing::Test {
     n.address = "10.89.0.1";
     return n;
   }
-  void AddPhp(const std::string& id, const std::string& ip) {
+  void AddPhp(const std::string& id, const std::string& ip, const std::string& release = "") {
     ServiceInstance s;
     s.id = id;
     s.name = "php";
     s.address = ip;
     s.port = 9000;
+    if (!release.empty()) s.meta[Catalog::kReleaseMeta] = release;
     CheckDef c;
     c.id = "service:" + id;
     c.name = "php check";
@@ -342,6 +344,94 @@ TEST_F(TemplateManagerTest, EnvComesFromTheSpec) {
   s.env = {{"ROLE", "edge"}};
   ASSERT_TRUE(m.Add(s));
   EXPECT_EQ(ops_.File("c1:/env"), "edge|");
+}
+
+// WaitRendered: the gate of rolling deploys waits on it before stopping the
+// old release's instances.
+TEST_F(TemplateManagerTest, WaitRenderedReturnsOnceTheGateChangeIsRenderedAndSignalled) {
+  AddPhp("web1:9000", "10.89.0.2", "1");
+  AddPhp("web2:9000", "10.89.0.3", "2");
+  TemplateManager m(catalog_, &ops_);
+  TemplateSpec up = Spec("c1:up", "c1", kUpstream);
+  up.wait_min_ns = 500'000'000;  // so the render is certainly still waiting below
+  ASSERT_TRUE(m.Add(up));
+  // A template that reads no service does not hold anything up.
+  TemplateSpec kv = Spec("c2:kv", "c2", "{{ keyOrDefault \"x\" \"none\" }}");
+  kv.reload_signal = "";
+  ASSERT_TRUE(m.Add(kv));
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"),
+            "upstream php { server 10.89.0.2:9000;server 10.89.0.3:9000; }");
+  // Already rendered from the current index.
+  EXPECT_TRUE(m.WaitRendered("php", catalog_.Index(), 0));
+
+  auto idx = catalog_.SetReleaseGate("php", "2");
+  ASSERT_TRUE(idx);
+  // Not yet: the render waits out wait_min.
+  EXPECT_FALSE(m.WaitRendered("php", *idx, 0));
+  const auto start = Clock::now();
+  ASSERT_TRUE(m.WaitRendered("php", *idx, 3'000'000'000));
+  EXPECT_LT(Clock::now() - start, 2s);
+  // On return the file is in place and the signal sent.
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.3:9000; }");
+  EXPECT_EQ(ops_.signals, (std::vector<std::string>{"c1:HUP", "c1:HUP"}));
+  // Services no template reads are rendered at once, whatever the index.
+  EXPECT_TRUE(m.WaitRendered("mysql", *idx + 1000, 0));
+}
+
+TEST_F(TemplateManagerTest, WaitRenderedCountsARenderThatChangedNothing) {
+  AddPhp("web1:9000", "10.89.0.2", "2");
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  // Every instance is already of release 2: the gate changes no output.
+  auto idx = catalog_.SetReleaseGate("php", "2");
+  ASSERT_TRUE(idx);
+  ASSERT_TRUE(m.WaitRendered("php", *idx, 3'000'000'000));
+  EXPECT_EQ(ops_.Writes(), 1u);
+  EXPECT_EQ(ops_.Signals(), 1u);
+}
+
+TEST_F(TemplateManagerTest, WaitRenderedTimesOutWhileTheSignalFails) {
+  AddPhp("web1:9000", "10.89.0.2", "1");
+  AddPhp("web2:9000", "10.89.0.3", "2");
+  TemplateManager m(catalog_, &ops_);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  {
+    std::lock_guard lk(ops_.mu);
+    ops_.fail_signal = true;
+  }
+  auto idx = catalog_.SetReleaseGate("php", "2");
+  ASSERT_TRUE(idx);
+  const auto start = Clock::now();
+  EXPECT_FALSE(m.WaitRendered("php", *idx, 400'000'000));
+  EXPECT_GE(Clock::now() - start, 400ms);
+  // Written, but nginx was not told: not done.
+  EXPECT_EQ(ops_.File("c1:/etc/nginx/conf.d/upstream.conf"), "upstream php { server 10.89.0.3:9000; }");
+  EXPECT_EQ(m.stats("c1:up")->last_error, "signal HUP: no such process");
+  // The signal goes through on the next change: done.
+  {
+    std::lock_guard lk(ops_.mu);
+    ops_.fail_signal = false;
+  }
+  ASSERT_TRUE(catalog_.KvPut("unrelated", "x", 0));
+  EXPECT_TRUE(m.WaitRendered("php", *idx, 3'000'000'000));
+}
+
+TEST_F(TemplateManagerTest, WaitRenderedTimesOutWhileRendersAreHeldBack) {
+  TemplateManager m(catalog_, &ops_);
+  m.SetReady(false);
+  ASSERT_TRUE(m.Add(Spec("c1:up", "c1", kUpstream)));
+  // Never rendered: it counts as reading every service.
+  EXPECT_FALSE(m.WaitRendered("php", 1, 200'000'000));
+  EXPECT_FALSE(m.WaitRendered("other", 1, 0));
+  m.SetReady(true);
+  EXPECT_TRUE(m.WaitRendered("php", catalog_.Index(), 3'000'000'000));
+  // Removing the last template that reads it ends a wait.
+  auto waiting =
+      std::async(std::launch::async, [&] { return m.WaitRendered("php", catalog_.Index() + 100, 5'000'000'000); });
+  ASSERT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
+  m.Remove("c1:up");
+  ASSERT_EQ(waiting.wait_for(2s), std::future_status::ready);
+  EXPECT_TRUE(waiting.get());
 }
 
 }  // namespace

@@ -48,6 +48,10 @@ serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
   --consul-addr IP:PORT  Consul-compatible HTTP API on TCP; repeatable; ":PORT" = the default
                          bridge's gateway (default :8500); none = only on the daemon's socket
   --node-name NAME       discovery node name (default: the host name)
+  --deploy-addr IP:PORT  remote deploy endpoint (TLS; needs --deploy-tls-cert/--deploy-tls-key)
+  --deploy-tls-cert FILE --deploy-tls-key FILE  its certificate and key (PEM)
+  --deploy-client-ca FILE  require client certificates signed by this CA (else tokens)
+  --deploy-keep N        releases kept per service besides the live one (default 5)
   -D, --debug            debug logging
 )";
 
@@ -76,7 +80,8 @@ Result<void> ApplyConfigFile(const std::string& path, EngineConfig& cfg) {
   return {};
 }
 
-Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, DiscoveryConfig* disc) {
+Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, DiscoveryConfig* disc,
+                                     DeployDaemonConfig* deploy) {
   using runtime_cli::FlagSpec;
   auto a = TRY(runtime_cli::ParseArgs(args, 0,
                                       {{"root", "", true},          {"data-root", "", true},
@@ -89,7 +94,9 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
                                        {"dns-addr", "", true, true}, {"dns-upstream", "", true, true},
                                        {"dns-domain", "", true},    {"dns-ttl", "", true},
                                        {"consul-addr", "", true, true}, {"node-name", "", true},
-                                       {"help", "h", false}},
+                                       {"deploy-addr", "", true},   {"deploy-tls-cert", "", true},
+                                       {"deploy-tls-key", "", true}, {"deploy-client-ca", "", true},
+                                       {"deploy-keep", "", true},   {"help", "h", false}},
                                       false));
   *help = a.Bool("help");
   EngineConfig cfg;
@@ -142,6 +149,17 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
     if (!n || *n < 1 || *n > 100) return FailInvalid("--log-max-files must be between 1 and 100");
     cfg.log_max_files = static_cast<int>(*n);
   }
+  deploy->addr = a.Get("deploy-addr");
+  deploy->tls_cert = a.Get("deploy-tls-cert");
+  deploy->tls_key = a.Get("deploy-tls-key");
+  deploy->client_ca = a.Get("deploy-client-ca");
+  if (!deploy->addr.empty() && (deploy->tls_cert.empty() || deploy->tls_key.empty()))
+    return FailInvalid("--deploy-addr needs --deploy-tls-cert and --deploy-tls-key (the endpoint is TLS only)");
+  if (a.Has("deploy-keep")) {
+    auto n = ParseInt(a.Get("deploy-keep"));
+    if (!n || *n < 0 || *n > 1000) return FailInvalid("--deploy-keep must be a number of releases between 0 and 1000");
+    deploy->keep = static_cast<int>(*n);
+  }
   if (a.Has("dns-addr")) disc->dns_listen = TRY(ParseListenList(a.All("dns-addr"), "--dns-addr"));
   if (a.Has("consul-addr")) disc->consul_listen = TRY(ParseListenList(a.All("consul-addr"), "--consul-addr"));
   for (const auto& u : a.All("dns-upstream")) {
@@ -169,10 +187,11 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
 
 }  // namespace
 
-int DaemonMain(const std::vector<std::string>& args) {
+int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactory& extension) {
   bool help = false;
   DiscoveryConfig disc;
-  auto cfg = ParseDaemonArgs(args, &help, &disc);
+  DeployDaemonConfig deploy;
+  auto cfg = ParseDaemonArgs(args, &help, &disc, &deploy);
   if (help) {
     std::cout << kUsage;
     return 0;
@@ -210,6 +229,16 @@ int DaemonMain(const std::vector<std::string>& args) {
   RegisterContainerRoutes(router, **engine);
   RegisterObjectRoutes(router, **engine);
   (*discovery)->AddRoutes(router);
+  std::unique_ptr<DaemonExtension> ext;
+  if (extension) {
+    DaemonContext ctx{**engine, discovery->get(), router, cfg->Socket(), cfg->root, deploy};
+    auto e = extension(ctx);
+    if (!e) {
+      std::cerr << "moor daemon: " << e.error().message() << "\n";
+      return 1;
+    }
+    ext = std::move(*e);
+  }
   auto listen = api::ListenUnix(cfg->Socket(), 0600);
   if (!listen) {
     std::cerr << "moor daemon: " << listen.error().message() << "\n";
@@ -218,10 +247,13 @@ int DaemonMain(const std::vector<std::string>& args) {
   api::HttpServer server(std::move(*listen), router);
   server.Start();
   log::Info("moor daemon: serving on " + cfg->Socket());
+  if (ext) ext->Serving();
   int sig = 0;
   sigwait(&set, &sig);
   log::Info("moor daemon: stopping (containers keep running)");
+  if (ext) ext->Stopping();
   server.Stop();
+  ext.reset();
   discovery->reset();
   unlink(cfg->Socket().c_str());
   return 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
@@ -308,38 +309,18 @@ void DiscoveryService::AddRoutes(api::Router& router) {
   // Whether a container's instances are in the catalog: what `moor up` waits
   // for before it lets traffic go (docs/api.md).
   router.Handle("GET", "/v1/moor/registration/{id}", [this](const api::Request& req, api::ResponseWriter& w) {
-    auto& m = *impl_;
-    auto c = m.view->Get(req.Param("id"));
-    if (!c) return w.SendError(404, "no such container: " + req.Param("id"));
-    auto plan = d::PlanFor(*c, m.gateway);
-    auto pending = m.agent->Pending();
+    auto view = Registration(req.Param("id"));
+    if (!view) return w.SendError(view.error().errnum() == ENOENT ? 404 : 500, view.error().message());
     nlohmann::json instances = nlohmann::json::array();
-    for (const auto& inst : plan.instances) {
-      std::string status = "absent";
-      std::string output;
-      if (auto in = m.catalog->Instance(inst.service.id)) {
-        for (const auto& h : m.catalog->Health(in->name)) {
-          if (h.service.id != inst.service.id) continue;
-          status = std::string(d::HealthName(h.health));
-          for (const auto& chk : h.checks) {
-            if (chk.status != d::Health::kPassing) output = chk.output;
-          }
-        }
-      } else if (std::find(pending.begin(), pending.end(), inst.service.id) != pending.end()) {
-        status = "pending";
-      }
-      instances.push_back({{"ID", inst.service.id}, {"Service", inst.service.name}, {"Status", status},
-                           {"Output", output}});
+    for (const auto& in : view->instances) {
+      instances.push_back({{"ID", in.id}, {"Service", in.service}, {"Status", in.status}, {"Output", in.output}});
     }
     nlohmann::json templates = nlohmann::json::array();
-    for (const auto& t : plan.templates) {
-      auto st = m.templates->stats(t.id);
-      templates.push_back({{"Destination", t.dest_path},
-                           {"Rendered", st && st->renders > 0},
-                           {"Error", st ? st->last_error : std::string("not loaded: its source could not be read (see the daemon log)")}});
+    for (const auto& t : view->templates) {
+      templates.push_back({{"Destination", t.destination}, {"Rendered", t.rendered}, {"Error", t.error}});
     }
-    w.SendJson(200,
-               nlohmann::json{{"Container", c->name}, {"Instances", instances}, {"Templates", templates}}.dump());
+    w.SendJson(
+        200, nlohmann::json{{"Container", view->container}, {"Instances", instances}, {"Templates", templates}}.dump());
   });
   // Renders a created container's templates into it before its start
   // (`moor up` calls it between create and start).
@@ -369,5 +350,46 @@ void DiscoveryService::AddRoutes(api::Router& router) {
 }
 
 std::string DiscoveryService::ContainerResolver() const { return impl_->container_resolver; }
+
+Result<RegistrationView> DiscoveryService::Registration(const std::string& id) const {
+  auto& m = *impl_;
+  auto c = m.view->Get(id);
+  if (!c) return Fail(Error(ENOENT, "no such container: " + id));
+  auto plan = d::PlanFor(*c, m.gateway);
+  auto pending = m.agent->Pending();
+  RegistrationView out;
+  out.container = c->name;
+  for (const auto& inst : plan.instances) {
+    RegistrationView::Instance vi{inst.service.id, inst.service.name, "absent", ""};
+    if (auto in = m.catalog->Instance(inst.service.id)) {
+      // Ungated: a release not yet live is hidden from traffic, not from readiness.
+      for (const auto& h : m.catalog->Health(in->name, "", false, /*gated=*/false)) {
+        if (h.service.id != inst.service.id) continue;
+        vi.status = std::string(d::HealthName(h.health));
+        for (const auto& chk : h.checks) {
+          if (chk.status != d::Health::kPassing) vi.output = chk.output;
+        }
+      }
+    } else if (std::find(pending.begin(), pending.end(), inst.service.id) != pending.end()) {
+      vi.status = "pending";
+    }
+    out.instances.push_back(std::move(vi));
+  }
+  for (const auto& t : plan.templates) {
+    auto st = m.templates->stats(t.id);
+    out.templates.push_back(
+        {t.dest_path, st && st->renders > 0,
+         st ? st->last_error : std::string("not loaded: its source could not be read (see the daemon log)")});
+  }
+  return out;
+}
+
+Result<uint64_t> DiscoveryService::SetReleaseGate(const std::string& service, const std::string& release) {
+  return impl_->catalog->SetReleaseGate(service, release);
+}
+
+bool DiscoveryService::WaitTemplates(const std::string& service, uint64_t index, int64_t timeout_ns) {
+  return impl_->templates->WaitRendered(service, index, timeout_ns);
+}
 
 }  // namespace moor::engine

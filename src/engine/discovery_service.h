@@ -3,6 +3,7 @@
 // server and the Consul-compatible API (on the daemon's socket, and on TCP).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,29 @@ struct DiscoveryConfig {
 // Exposed for the daemon's flag parsing and its tests.
 Result<std::vector<std::string>> ParseListenList(const std::vector<std::string>& values, const std::string& flag);
 
+// A container's service registration as GET /v1/moor/registration/{id}
+// shows it (docs/api.md), read without the release gate: a new release's
+// instances are hidden from traffic until its commit, yet must be seen
+// passing for readiness.
+struct RegistrationView {
+  struct Instance {
+    std::string id;       // the instance's service id
+    std::string service;  // the service's name
+    // pending (its check has not passed yet), passing, warning, critical or
+    // absent (not running, or deregistered before a stop)
+    std::string status;
+    std::string output;  // the last non-passing check's output ("" when passing)
+  };
+  struct Template {
+    std::string destination;
+    bool rendered = false;  // written into the container at least once
+    std::string error;      // the last render error, or why it is not loaded
+  };
+  std::string container;            // the container's name
+  std::vector<Instance> instances;  // none: the container is not a service
+  std::vector<Template> templates;
+};
+
 class DiscoveryService {
  public:
   // Starts everything. The DNS and TCP API addresses are bound at once
@@ -41,6 +65,20 @@ class DiscoveryService {
   void AddRoutes(api::Router& router);
   // The DNS server address containers should use ("" = none reachable).
   std::string ContainerResolver() const;
+
+  // The ungated registration of container `id` (name or id). ENOENT "no such
+  // container: ID" when the engine does not know it.
+  Result<RegistrationView> Registration(const std::string& id) const;
+  // Gates catalog service `service` to `release` ("" lifts the gate):
+  // templates, DNS, the Consul health/catalog endpoints and Prometheus SD
+  // then show only that release's instances (all of them while none of those
+  // passes). Returns the catalog index of the change, for WaitTemplates.
+  // EINVAL: empty service name.
+  Result<uint64_t> SetReleaseGate(const std::string& service, const std::string& release);
+  // True once every template reading `service` has rendered from catalog
+  // index `index` or later and sent its reload signal (or had nothing to
+  // change); false after `timeout_ns`.
+  bool WaitTemplates(const std::string& service, uint64_t index, int64_t timeout_ns);
 
   struct Impl;
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,11 +47,23 @@ class ContentStore {
   // max_bytes are refused (manifests and configs are small).
   Result<std::string> ReadBlob(const Digest& d, int64_t max_bytes = 32 << 20) const;
   // Re-hashes a committed blob; a mismatch (on-disk corruption) removes the
-  // blob and fails, so the next pull fetches it again.
-  Result<void> Verify(const Digest& d) const;
+  // blob and fails, so the next pull fetches it again. `hint` ends the message
+  // (what the user does next; another store's caller names its own command).
+  Result<void> Verify(const Digest& d, std::string_view hint = "pull the image again") const;
 
   // Writes bytes as a blob; with `expected`, a different digest is an error.
   Result<Digest> WriteBlob(std::string_view data, std::optional<Digest> expected = {});
+  // Writes the bytes of blob `expected` without any fsync (SyncBlobs makes a
+  // batch durable later): an unnamed file (O_TMPFILE) in blobs/, written,
+  // mode 0444, then linked under its name (a temp name + link where O_TMPFILE
+  // is unsupported). The digest is checked before the bytes get a name, so no
+  // ingest lock is needed; a mismatch leaves nothing. Returns true when the
+  // blob was added, false when it was already there.
+  Result<bool> WriteBlobUnsynced(std::string_view data, const Digest& expected);
+  // Makes committed blobs durable: up to 64 blobs, an fsync of each and of
+  // blobs/; more, one syncfs of the store's filesystem. An absent blob is an
+  // error naming it.
+  Result<void> SyncBlobs(std::span<const Digest> digests);
   // Streams a file's bytes into the store (hashing while copying).
   Result<Digest> WriteBlobFromFd(int fd, std::optional<Digest> expected = {});
 
@@ -68,6 +81,8 @@ class ContentStore {
 
  private:
   explicit ContentStore(std::string root) : root_(std::move(root)) {}
+  // WriteBlobUnsynced where O_TMPFILE is unsupported: tmp/ file + link.
+  Result<bool> WriteBlobViaTemp(std::string_view data, const std::string& path);
   std::string root_;
 };
 

@@ -395,6 +395,72 @@ TEST_F(ContentStoreTest, CleanIngestsLeavesLockedIngestsAlone) {
   EXPECT_EQ(MustBegin(store(), abandoned, 9)->Offset(), 0);
 }
 
+TEST_F(ContentStoreTest, WriteBlobUnsyncedStoresVerifiedBytesOnce) {
+  const std::string data = "unsynced bytes";
+  Digest d = Sha256Of(data);
+  auto added = store().WriteBlobUnsynced(data, d);
+  ASSERT_TRUE(added) << added.error().message();
+  EXPECT_TRUE(*added);
+  EXPECT_EQ(store().ReadBlob(d), data);
+  struct stat st;
+  ASSERT_EQ(::stat(store().BlobPath(d).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_EQ(st.st_nlink, 1u);
+  // Again: already there, the same inode.
+  auto again = store().WriteBlobUnsynced(data, d);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  struct stat st2;
+  ASSERT_EQ(::stat(store().BlobPath(d).c_str(), &st2), 0);
+  EXPECT_EQ(st.st_ino, st2.st_ino);
+  EXPECT_FALSE(PathExists(IngestDir(d)));
+  EXPECT_EQ(::rmdir((store().root() + "/tmp").c_str()), 0) << "tmp/ should be empty";
+}
+
+TEST_F(ContentStoreTest, WriteBlobUnsyncedRefusesWrongBytes) {
+  Digest want = Sha256Of("the right bytes");
+  auto r = store().WriteBlobUnsynced("the wrong bytes", want);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("content has digest " + Sha256Of("the wrong bytes").str()),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(store().Has(want));
+  EXPECT_TRUE(store().ListBlobs().empty());
+  EXPECT_FALSE(store().WriteBlobUnsynced("x", Digest()));
+}
+
+TEST_F(ContentStoreTest, SyncBlobsFewAndMany) {
+  std::vector<Digest> few, many;
+  for (int i = 0; i < 70; ++i) {
+    std::string data = "blob " + std::to_string(i);
+    Digest d = Sha256Of(data);
+    ASSERT_TRUE(store().WriteBlobUnsynced(data, d));
+    (i < 3 ? few : many).push_back(d);
+  }
+  EXPECT_TRUE(store().SyncBlobs(few));
+  EXPECT_TRUE(store().SyncBlobs(many));  // > 64: one syncfs
+  EXPECT_TRUE(store().SyncBlobs({}));
+  Digest absent = Sha256Of("absent");
+  few.push_back(absent);
+  many.push_back(absent);
+  for (auto* list : {&few, &many}) {
+    auto r = store().SyncBlobs(*list);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find(absent.str()), std::string::npos) << r.error().message();
+  }
+}
+
+TEST_F(ContentStoreTest, VerifyNamesTheCallersHint) {
+  auto d = store().WriteBlob("hinted bytes");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(::chmod(store().BlobPath(*d).c_str(), 0644), 0);
+  ASSERT_TRUE(WriteExisting(store().BlobPath(*d), "broken bytes"));
+  auto v = store().Verify(*d, "run moor deploy again");
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message().find("it was removed, run moor deploy again"), std::string::npos)
+      << v.error().message();
+}
+
 TEST_F(ContentStoreTest, OpenCreatesLayout) {
   for (const char* sub : {"/blobs/sha256", "/ingest", "/tmp"}) {
     struct stat st;

@@ -1,0 +1,327 @@
+// Commit, rollback and the two switch strategies (docs/design/deploy.md §5).
+//
+// reload: the release is materialised next to the live one, `current` is
+// renamed over to it (the commit point: every later lookup resolves to the
+// new tree), the ledger records it, and the service's containers get their
+// reload signal (php-fpm: SIGUSR2, finishing in-flight requests).
+//
+// rolling (and any image deploy): new containers pinned to the release start
+// beside the old ones, a batch at a time, each ready (running, healthy,
+// registered, rendered) before the next; the catalog gate hides them until
+// the commit. The commit is the ledger's live release plus the gate; once
+// every template using the service has rendered the new instances, the old
+// containers are stopped (deregistered and drained first) a batch at a time.
+// A new replica that never gets ready removes every new one: the old ones
+// were never touched.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "app/app_executor.h"
+#include "app/code_release.h"
+#include "app/up_plan.h"
+#include "common/log.h"
+#include "deploy/deploy_internal.h"
+#include "deploy/ledger/switch_plan.h"
+
+namespace moor::deploy {
+
+using nlohmann::json;
+
+namespace {
+
+int ReplicaOf(const app::ContainerStatus& c) {
+  auto it = c.labels.find(app::kLabelReplica);
+  return it == c.labels.end() ? 0 : std::atoi(it->second.c_str());
+}
+
+int64_t ReleaseOf(const app::ContainerStatus& c) {
+  auto it = c.labels.find(app::kLabelRelease);
+  return it == c.labels.end() ? 0 : std::atoll(it->second.c_str());
+}
+
+// MOOR_DEPLOY_TEST_PAUSE=STATE: the integration tests' hook to kill the
+// daemon at a known point of a switch (sleeps 30 s there).
+void TestPause(const char* state) {
+  const char* p = getenv("MOOR_DEPLOY_TEST_PAUSE");
+  if (p && std::string(p) == state) {
+    log::Info(std::string("deploy: test pause at ") + state);
+    std::this_thread::sleep_for(std::chrono::seconds(30));
+  }
+}
+
+std::string Names(const std::vector<app::ContainerStatus>& cs) {
+  json j = json::array();
+  for (auto& c : cs) j.push_back(c.name);
+  return j.dump();
+}
+
+}  // namespace
+
+json ReleaseBody(const ServiceConfig& cfg, const std::string& releases_dir, const ReleaseRow& row, int replica) {
+  json body = cfg.body;
+  if (!row.image_ref.empty()) body["Image"] = row.image_ref;
+  app::ReleasePin p;
+  size_t slash = releases_dir.rfind('/');
+  std::string svc_dir = releases_dir.substr(0, slash);
+  p.service = releases_dir.substr(slash + 1);
+  p.app = svc_dir.substr(svc_dir.rfind('/') + 1);
+  p.replica = replica;
+  p.release = row.id;
+  p.releases_dir = releases_dir;
+  p.code_path = cfg.strategy == "rolling" ? cfg.code_path : "";
+  p.base_digest = cfg.digest;
+  app::PinRelease(&body, p);
+  return body;
+}
+
+Result<std::vector<app::ContainerStatus>> DeployService::Impl::Containers(app::AppBackend& b, const std::string& app,
+                                                                         const std::string& svc) {
+  auto all = TRY(b.ListContainers(app));
+  std::vector<app::ContainerStatus> out;
+  for (auto& c : all) {
+    auto it = c.labels.find(app::kLabelService);
+    if (it != c.labels.end() && it->second == svc) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<std::string> DeployService::Impl::SignalAll(app::AppBackend& b, const ServiceRecord& rec,
+                                                        const ServiceConfig& cfg,
+                                                        const std::vector<app::ContainerStatus>& cs) {
+  std::vector<std::string> problems;
+  if (cfg.reload_signal == "none") return problems;
+  for (auto& c : cs) {
+    if (c.state != "running") continue;
+    auto r = b.Signal(c.id, cfg.reload_signal);
+    if (!r) {
+      problems.push_back(c.name + ": " + r.error().message());
+      log::Warn("deploy " + rec.app + "/" + rec.service + ": " + cfg.reload_signal + " to " + c.name + ": " +
+                r.error().message());
+    }
+  }
+  return problems;
+}
+
+Result<int64_t> DeployService::Commit(const std::string& session, const ProgressFn& progress) {
+  auto row = TRY(impl_->SessionRow(session));
+  if (row.state == ReleaseState::kLive) return row.id;
+  if (row.state == ReleaseState::kFailed)
+    return FailInvalid("release " + std::to_string(row.id) + " failed: " + row.error + "; run moor deploy again");
+  if (row.state == ReleaseState::kRetired)
+    return FailInvalid("release " + std::to_string(row.id) + " was live and is retired: use moor rollback " +
+                       row.service + " " + std::to_string(row.id));
+  auto [rec, cfg] = TRY(impl_->Service(row.app, row.service));
+  auto lock = impl_->SwitchLock(row.app, row.service);
+  std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
+  if (!held.owns_lock())
+    return Fail(Error(EBUSY, "a deploy of " + row.service + " is in progress; wait for it and run moor deploy again"));
+  auto fail = [&](Error e) -> Result<int64_t> {
+    (void)impl_->L([&](Ledger& l) { return l.SetState(row.app, row.service, row.id, ReleaseState::kFailed, e.message()); });
+    return Fail(std::move(e));
+  };
+  if (!row.code_digest.empty()) {
+    auto root = TRY(image::Digest::Parse(row.code_digest));
+    if (!impl_->store->Has(root)) {
+      return Fail(Error(ENOENT, "the tree " + row.code_digest + " of release " + std::to_string(row.id) +
+                                    " is not on the node (its upload did not finish): run moor deploy again"));
+    }
+    std::vector<image::Digest> written;
+    {
+      std::lock_guard<std::mutex> g(impl_->written_mu);
+      written = impl_->written[session];
+    }
+    if (auto s = impl_->store->Sync(written); !s) return fail(std::move(s.error()));
+    auto m = impl_->store->Materialise(row.app, row.service, row.id, root);
+    if (!m) return fail(std::move(m.error()).Wrap("materialise release " + std::to_string(row.id)));
+  }
+  TRY(impl_->L([&](Ledger& l) { return l.SetState(row.app, row.service, row.id, ReleaseState::kMaterialised); }));
+  progress({{"state", "materialised"}, {"release", row.id}});
+  auto sw = impl_->Switch(rec, cfg, row, row.kind == "image" ? "image" : "deploy", row.who, progress);
+  if (!sw) return fail(std::move(sw.error()));
+  {
+    std::lock_guard<std::mutex> g(impl_->written_mu);
+    impl_->written.erase(session);
+  }
+  held.unlock();
+  impl_->AfterLive(row.app, row.service);
+  return row.id;
+}
+
+Result<int64_t> DeployService::Rollback(const std::string& app, const std::string& svc, std::optional<int64_t> release,
+                                        const std::string& who, const ProgressFn& progress) {
+  auto [rec, cfg] = TRY(impl_->Service(app, svc));
+  if (!rec.live_release) return FailInvalid(svc + " has no live release to roll back from: deploy one first");
+  int64_t live = *rec.live_release;
+  int64_t target = 0;
+  if (release) {
+    target = *release;
+  } else {
+    auto switches = TRY(impl_->L([&](Ledger& l) { return l.ListSwitches(app, svc); }));
+    // The release live before the current one went live.
+    for (auto it = switches.rbegin(); it != switches.rend(); ++it) {
+      if (it->to_id == live) {
+        target = it->from_id;
+        break;
+      }
+    }
+    if (target == 0) return FailInvalid("no earlier release of " + svc + " to roll back to (see moor releases " + svc + ")");
+  }
+  if (target == live) return FailInvalid("release " + std::to_string(target) + " of " + svc + " is already live");
+  auto row = TRY(impl_->L([&](Ledger& l) { return l.GetRelease(app, svc, target); }));
+  if (!row) return Fail(Error(ENOENT, "no release " + std::to_string(target) + " of " + svc + " (see moor releases " + svc + ")"));
+  if (row->state != ReleaseState::kRetired && row->state != ReleaseState::kLive) {
+    return FailInvalid("release " + std::to_string(target) + " of " + svc + " is " + std::string(StateName(row->state)) +
+                       ": only a release that was live can be rolled back to");
+  }
+  if (!row->code_digest.empty() && !impl_->store->IsMaterialised(app, svc, target)) {
+    return FailInvalid("release " + std::to_string(target) + " of " + svc + " was pruned; deploy its code again");
+  }
+  auto lock = impl_->SwitchLock(app, svc);
+  std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
+  if (!held.owns_lock()) return Fail(Error(EBUSY, "a deploy of " + svc + " is in progress; wait for it"));
+  auto sw = impl_->Switch(rec, cfg, *row, "rollback", who, progress);
+  if (!sw) {
+    // The release stays what it was: a retired one can be tried again.
+    (void)impl_->L([&](Ledger& l) { return l.SetState(app, svc, target, row->state); });
+    return Fail(std::move(sw.error()));
+  }
+  held.unlock();
+  impl_->AfterLive(app, svc);
+  return target;
+}
+
+Result<void> DeployService::Impl::Switch(const ServiceRecord& rec, const ServiceConfig& cfg, const ReleaseRow& row,
+                                         const std::string& kind, const std::string& who, const ProgressFn& progress) {
+  auto backend = TRY(backends());
+  TRY(L([&](Ledger& l) { return l.SetState(row.app, row.service, row.id, ReleaseState::kSwitching); }));
+  progress({{"state", "switching"}, {"release", row.id}, {"strategy", cfg.strategy}});
+  TestPause("switching");
+  // A release's image differs from the live one's: containers must be made
+  // again, whatever the strategy.
+  std::string live_image = cfg.image;
+  if (rec.live_release) {
+    auto live = TRY(L([&](Ledger& l) { return l.GetRelease(rec.app, rec.service, *rec.live_release); }));
+    if (live && !live->image_ref.empty()) live_image = live->image_ref;
+  }
+  std::string target_image = row.image_ref.empty() ? cfg.image : row.image_ref;
+  if (cfg.strategy == "reload" && target_image == live_image)
+    return ReloadSwitch(*backend, rec, cfg, row, kind, who, progress);
+  return RollingSwitch(*backend, rec, cfg, row, kind, who, progress);
+}
+
+Result<void> DeployService::Impl::ReloadSwitch(app::AppBackend& b, const ServiceRecord& rec, const ServiceConfig& cfg,
+                                               const ReleaseRow& row, const std::string& kind, const std::string& who,
+                                               const ProgressFn& progress) {
+  TRY(store->SetCurrent(rec.app, rec.service, row.id));
+  TRY(L([&](Ledger& l) { return l.CommitLive(rec.app, rec.service, row.id, kind, who, UnixNowNs()); }));
+  auto cs = Containers(b, rec.app, rec.service);
+  if (cs) {
+    auto problems = SignalAll(b, rec, cfg, *cs);
+    (void)L([&](Ledger& l) { return l.SetInstances(rec.app, rec.service, row.id, Names(*cs)); });
+    json line = {{"state", "live"}, {"release", row.id}, {"signalled", static_cast<int>(cs->size())}};
+    if (!problems.empty()) line["warnings"] = problems;
+    progress(line);
+  } else {
+    // The switch is done (the rename); only the signal could not be sent.
+    log::Warn("deploy " + rec.app + "/" + rec.service + ": list containers: " + cs.error().message());
+    progress({{"state", "live"}, {"release", row.id}, {"warnings", json::array({cs.error().message()})}});
+  }
+  return {};
+}
+
+Result<void> DeployService::Impl::RollingSwitch(app::AppBackend& b, const ServiceRecord& rec, const ServiceConfig& cfg,
+                                                const ReleaseRow& row, const std::string& kind, const std::string& who,
+                                                const ProgressFn& progress) {
+  const std::string dir = store->ServiceDir(rec.app, rec.service);
+  auto cs = TRY(Containers(b, rec.app, rec.service));
+  int64_t live = rec.live_release.value_or(0);
+  std::vector<RollingInstance> existing;
+  int replicas = 0;
+  for (auto& c : cs) {
+    RollingInstance in{c.id, ReplicaOf(c), ReleaseOf(c), c.state == "running"};
+    // Containers made by `moor up` before any release carry none: they are the live ones.
+    if (in.release == 0) in.release = live;
+    if (in.release == live) ++replicas;
+    existing.push_back(in);
+  }
+  RollingPlan plan = PlanRolling(existing, live, row.id, replicas, cfg.batch);
+  for (auto& id : plan.stale) {
+    if (auto r = b.Remove(id); !r && r.error().errnum() != ENOENT) return Fail(std::move(r.error()));
+  }
+  app::AppExecutor exec(b, [](const std::string&) {});
+  std::vector<std::pair<std::string, std::string>> made;  // id, name
+  auto undo = [&](Error e) -> Result<void> {
+    for (auto& [id, name] : made) (void)b.Remove(id);
+    return Fail(std::move(e));
+  };
+  if (gate && !cfg.discovery_name.empty() && live != 0) {
+    // New instances stay hidden until the commit.
+    auto g = gate->SetLive(cfg.discovery_name, std::to_string(live));
+    if (!g) return Fail(std::move(g.error()).Wrap("catalog gate"));
+  }
+  for (auto& batch : plan.start_batches) {
+    std::vector<std::pair<std::string, std::string>> started;
+    for (int replica : batch) {
+      std::string name = app::ContainerName(rec.app, rec.service, replica);
+      json body = ReleaseBody(cfg, dir, row, replica);
+      auto id = b.Create(name, body);
+      if (!id) return undo(std::move(id.error()).Wrap("create " + name));
+      made.emplace_back(*id, name);
+      for (auto& f : cfg.files) {
+        auto r = b.PutFile(*id, f.value("path", ""), f.value("content", ""), f.value("mode", 0644));
+        if (!r) return undo(std::move(r.error()).Wrap(name));
+      }
+      if (auto r = b.RenderTemplates(*id); !r) return undo(std::move(r.error()).Wrap(name));
+      if (auto r = b.Start(*id); !r) return undo(std::move(r.error()).Wrap("start " + name));
+      started.emplace_back(*id, name);
+      progress({{"state", "started"}, {"release", row.id}, {"container", name}});
+    }
+    for (auto& [id, name] : started) {
+      auto r = exec.WaitReady(id, name, opts.ready_timeout_ns);
+      if (!r) {
+        if (gate && !cfg.discovery_name.empty()) (void)gate->SetLive(cfg.discovery_name, "");
+        return undo(std::move(r.error()));
+      }
+      progress({{"state", "ready"}, {"release", row.id}, {"container", name}});
+    }
+  }
+  // Commit: the ledger, then the catalog (nginx's upstream renders with the new instances only).
+  TRY(L([&](Ledger& l) { return l.CommitLive(rec.app, rec.service, row.id, kind, who, UnixNowNs()); }));
+  if (!row.code_digest.empty() && store->IsMaterialised(rec.app, rec.service, row.id)) {
+    if (auto r = store->SetCurrent(rec.app, rec.service, row.id); !r)
+      log::Warn("deploy " + rec.app + "/" + rec.service + ": current: " + r.error().message());
+  }
+  TestPause("committed");
+  if (gate && !cfg.discovery_name.empty()) {
+    auto idx = gate->SetLive(cfg.discovery_name, std::to_string(row.id));
+    if (idx && !gate->WaitRendered(cfg.discovery_name, *idx, 15'000'000'000))
+      log::Warn("deploy " + rec.app + "/" + rec.service + ": templates did not render the new instances in 15 s");
+  }
+  progress({{"state", "committed"}, {"release", row.id}});
+  for (auto& batch : plan.retire_batches) {
+    std::vector<int64_t> timeouts(batch.size(), cfg.stop_timeout_ns);
+    auto results = b.StopAll(batch, timeouts);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!results[i] && results[i].error().errnum() != ENOENT)
+        log::Warn("deploy " + rec.app + "/" + rec.service + ": stop " + batch[i] + ": " + results[i].error().message());
+      (void)b.Remove(batch[i]);
+    }
+  }
+  if (gate && !cfg.discovery_name.empty()) (void)gate->SetLive(cfg.discovery_name, "");
+  std::vector<app::ContainerStatus> now;
+  if (auto c = Containers(b, rec.app, rec.service)) now = std::move(*c);
+  (void)L([&](Ledger& l) { return l.SetInstances(rec.app, rec.service, row.id, Names(now)); });
+  progress({{"state", "live"}, {"release", row.id}, {"started", static_cast<int>(made.size())}});
+  return {};
+}
+
+void DeployService::Impl::AfterLive(const std::string& app, const std::string& svc) {
+  auto r = Prune(app, svc, opts.keep);
+  if (!r) log::Warn("deploy " + app + "/" + svc + ": prune: " + r.error().message());
+}
+
+}  // namespace moor::deploy

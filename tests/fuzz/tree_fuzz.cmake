@@ -1,0 +1,1 @@
+moor_fuzz_target(tree_fuzz 20000 moor_deploy_tree)
