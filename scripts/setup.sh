@@ -25,6 +25,8 @@ PACKAGES=(
   libyaml-cpp-dev
   # bench/stack: wrk as the HTTP load generator, docker-compose as the peer of `moor up`
   wrk docker-compose
+  # bench/deploy: rsync is the peer of `moor deploy`
+  rsync
 )
 
 missing=()

@@ -103,8 +103,8 @@ void DeployService::Recover() {
       }
     }
   }
-  // A reboot empties nothing here (releases are on disk under ROOT), but a
-  // live tree damaged by hand is made again.
+  // A live tree damaged on disk (by hand, or a crash of the filesystem) is
+  // made again from the store, swapped in at once.
   for (auto& s : *services) {
     if (!s.live_release) continue;
     auto row = I.L([&](Ledger& l) { return l.GetRelease(s.app, s.service, *s.live_release); });
@@ -115,8 +115,7 @@ void DeployService::Recover() {
     if (ok && *ok) continue;
     log::Warn("deploy recovery: " + s.app + "/" + s.service + " release " + std::to_string(*s.live_release) +
               " is incomplete on disk; materialising it again");
-    (void)I.store->RemoveRelease(s.app, s.service, *s.live_release);
-    if (auto m = I.store->Materialise(s.app, s.service, *s.live_release, *root); !m)
+    if (auto m = I.store->Rematerialise(s.app, s.service, *s.live_release, *root); !m)
       log::Warn("deploy recovery: " + m.error().message());
   }
 }

@@ -10,6 +10,8 @@
 
 #include "app/code_release.h"
 #include "app/fake_app_backend.h"
+#include "deploy/ledger/ledger.h"
+#include "deploy/store/release_store.h"
 #include "deploy/tree/tree.h"
 
 namespace moor::deploy {
@@ -373,6 +375,78 @@ TEST_F(DeployServiceTest, RecoveryKeepsAnInterruptedUploadForTheNextDeploy) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(*r, 2);
   EXPECT_EQ(Live("index.php"), "v2");
+}
+
+// A commit interrupted in "switching" (the daemon was killed): the ledger row
+// and the `current` link as a crash would leave them.
+class RecoveryTest : public DeployServiceTest {
+ protected:
+  // Uploads v2 fully, materialises it as release 2 and marks it switching.
+  void Interrupt(bool flipped) {
+    PutService("reload");
+    AddContainer("shop-php-1", 1, 0);
+    ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
+    Code v2 = MakeCode({{"index.php", "v2"}});
+    json s = *Open(v2);
+    ASSERT_TRUE(svc_->PutBlobs(s["session"], v2.blob_pack));
+    ASSERT_TRUE(svc_->PutTrees(s["session"], v2.tree_pack, nullptr));
+    svc_.reset();
+    auto store = ReleaseStore::Open(dir_ + "/deploy");
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->Materialise("shop", "php", 2, v2.root));
+    if (flipped) {
+      ASSERT_TRUE((*store)->SetCurrent("shop", "php", 2));
+    }
+    auto ledger = Ledger::Open(dir_ + "/deploy/deploy.db");
+    ASSERT_TRUE(ledger);
+    ASSERT_TRUE((*ledger)->SetState("shop", "php", 2, ReleaseState::kSwitching));
+    ledger->reset();
+    Open();
+    fake_.calls.clear();
+  }
+};
+
+TEST_F(RecoveryTest, AReloadThatFlippedIsFinished) {
+  Interrupt(true);
+  svc_->Recover();
+  auto rel = *svc_->Releases("shop", "php");
+  EXPECT_EQ(rel[0]["state"], "live");
+  EXPECT_EQ(rel[0]["live"], true);
+  EXPECT_EQ(Live("index.php"), "v2");
+  EXPECT_NE(std::find(fake_.calls.begin(), fake_.calls.end(), "signal shop-php-1 SIGUSR2"), fake_.calls.end());
+}
+
+TEST_F(RecoveryTest, AReloadThatDidNotFlipFailsAndTheOldReleaseStays) {
+  Interrupt(false);
+  svc_->Recover();
+  auto rel = *svc_->Releases("shop", "php");
+  EXPECT_EQ(rel[0]["state"], "failed");
+  EXPECT_EQ(rel[1]["live"], true);
+  EXPECT_EQ(Live("index.php"), "v1");
+  // The next deploy of the same tree succeeds (a new release: the failed one is not reused).
+  auto r = Deploy(MakeCode({{"index.php", "v2"}}));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, 3);
+  EXPECT_EQ(Live("index.php"), "v2");
+}
+
+TEST_F(DeployServiceTest, AnImageDeployRollsNewContainersWithTheLiveCode) {
+  PutService("reload");
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
+  AddContainer("shop-php-1", 1, 0);
+  json s = *svc_->OpenSession({{"app", "shop"}, {"service", "php"}, {"image", "img:2"}}, "tester");
+  EXPECT_TRUE(s["missing_trees"].empty());
+  auto r = svc_->Commit(s["session"], [](const json&) {});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(fake_.Running(), std::vector<std::string>{"shop-php-2"});
+  for (auto& [id, c] : fake_.ctrs) {
+    EXPECT_EQ(c.body["Image"], "img:2");
+    // A reload service's containers are not pinned: they keep the service's digest.
+    EXPECT_EQ(c.st.labels[app::kLabelDigest], "base");
+  }
+  EXPECT_EQ(Live("index.php"), "v1");
+  auto again = svc_->OpenSession({{"app", "shop"}, {"service", "php"}, {"image", "img:2"}}, "tester");
+  EXPECT_EQ((*again)["unchanged"], true);
 }
 
 }  // namespace

@@ -24,11 +24,12 @@ int ExitCodeForExecErrno(int err) { return (err == ENOENT || err == ENOTDIR) ? 1
 pid_t ForwardTarget(pid_t app, bool group) { return group ? -app : app; }
 
 Supervisor::Supervisor(pid_t app, bool group, std::optional<std::chrono::milliseconds> grace)
-    : target_(ForwardTarget(app, group)), grace_(grace) {}
+    : target_(ForwardTarget(app, group)), app_(app), grace_(grace) {}
 
 Action Supervisor::OnSignal(int sig, Clock::time_point now) {
   if (sig == SIGCHLD) return {Action::Kind::kReap};
   if (sig == SIGTERM && grace_ && !kill_at_) kill_at_ = now + *grace_;
+  if (sig == SIGHUP || sig == SIGUSR1 || sig == SIGUSR2) return {Action::Kind::kSignal, app_, sig};
   return {Action::Kind::kSignal, target_, sig};
 }
 

@@ -44,8 +44,12 @@ class Supervisor {
 
   Supervisor(pid_t app, bool group, std::optional<std::chrono::milliseconds> grace);
 
-  // SIGCHLD -> reap; any other signal -> forward it to the app. The first
-  // SIGTERM starts the grace period when one is configured.
+  // SIGCHLD -> reap; any other signal -> forward it to the app (its group
+  // when group forwarding is on). SIGHUP, SIGUSR1 and SIGUSR2 go to the app's
+  // process alone even then: they ask a master process to reload or reopen
+  // (php-fpm, nginx), and its workers, which reset them to the default
+  // action, would die mid-request. The first SIGTERM starts the grace period
+  // when one is configured.
   Action OnSignal(int sig, Clock::time_point now);
   // How long init may wait for a signal before calling OnTimeout; nullopt: forever.
   std::optional<Clock::duration> WaitBudget(Clock::time_point now) const;
@@ -54,6 +58,7 @@ class Supervisor {
 
  private:
   pid_t target_;
+  pid_t app_;
   std::optional<std::chrono::milliseconds> grace_;
   std::optional<Clock::time_point> kill_at_;
 };

@@ -48,8 +48,13 @@ TEST(InitSupervisor, ReapsOnSigchldAndForwardsEverythingElse) {
   Supervisor s(100, /*group=*/true, std::nullopt);
   auto now = Clock::now();
   EXPECT_EQ(s.OnSignal(SIGCHLD, now), (Action{Kind::kReap}));
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGRTMIN}) {
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGWINCH, SIGRTMIN}) {
     EXPECT_EQ(s.OnSignal(sig, now), (Action{Kind::kSignal, -100, sig})) << sig;
+  }
+  // Reload signals go to the app's master process alone: a group-wide SIGUSR2
+  // would kill php-fpm's workers in the middle of their requests.
+  for (int sig : {SIGHUP, SIGUSR1, SIGUSR2}) {
+    EXPECT_EQ(s.OnSignal(sig, now), (Action{Kind::kSignal, 100, sig})) << sig;
   }
   Supervisor only_app(100, /*group=*/false, std::nullopt);
   EXPECT_EQ(only_app.OnSignal(SIGTERM, now), (Action{Kind::kSignal, 100, SIGTERM}));

@@ -111,10 +111,14 @@ run_phase() {
   walk=$(check_walk "$switches" "$T_TMP"/loop-"$strategy"-*.out)
   assert_eq "" "$walk" "$strategy: every loop saw the markers in switch order (no flapping)"
 
-  # An unchanged tree: nothing sent, nothing switched.
+  # An unchanged tree: nothing sent, nothing switched (the last switch was a rollback: ship
+  # the directory's tree once more first).
+  capture A deploy php
+  assert_eq 0 "$RC" "$strategy: a deploy of the directory's tree after the rollback"
+  rel=$(live_release)
   capture A deploy php
   assert_eq 0 "$RC" "$strategy: a deploy of the unchanged tree succeeds"
-  assert_match "up to date" "$OUT" "$strategy: an unchanged tree is reported up to date"
+  assert_match "$OUT" "up to date" "$strategy: an unchanged tree is reported up to date"
   assert_eq "$rel" "$(live_release)" "$strategy: the live release is unchanged"
 
   capture A down -v

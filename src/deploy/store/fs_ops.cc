@@ -94,8 +94,7 @@ Result<void> CopyFileData(int src, int dst, const std::string& what) {
   return {};
 }
 
-Result<void> CopyFileAt(int src_dirfd, const std::string& src_name, int dirfd, const std::string& name,
-                        unsigned mode) {
+Result<void> CopyFileAt(int src_dirfd, const std::string& src_name, int dirfd, const std::string& name, unsigned mode) {
   UniqueFd src(::openat(src_dirfd, src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!src) return FailErrno("open " + src_name);
   UniqueFd dst(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));

@@ -15,8 +15,7 @@ Result<void> CopyFileData(int src, int dst, const std::string& what);
 
 // Creates `name` in `dirfd` as a copy of `src_name` in `src_dirfd` with `mode`
 // (O_EXCL: the name must not exist).
-Result<void> CopyFileAt(int src_dirfd, const std::string& src_name, int dirfd, const std::string& name,
-                        unsigned mode);
+Result<void> CopyFileAt(int src_dirfd, const std::string& src_name, int dirfd, const std::string& name, unsigned mode);
 
 // Removes `name` in `dirfd` recursively (not crossing into other mounts);
 // read-only directories are made writable first. Absent is not an error.

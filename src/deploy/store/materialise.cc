@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -251,7 +252,17 @@ class Checker {
 }  // namespace
 
 Result<std::string> ReleaseStore::Materialise(const std::string& app, const std::string& svc, int64_t release,
-                                              const image::Digest& root, MaterialiseStats* stats_out) {
+                                              const image::Digest& root, MaterialiseStats* stats) {
+  return Build(app, svc, release, root, stats, false);
+}
+
+Result<std::string> ReleaseStore::Rematerialise(const std::string& app, const std::string& svc, int64_t release,
+                                                const image::Digest& root, MaterialiseStats* stats) {
+  return Build(app, svc, release, root, stats, true);
+}
+
+Result<std::string> ReleaseStore::Build(const std::string& app, const std::string& svc, int64_t release,
+                                        const image::Digest& root, MaterialiseStats* stats_out, bool replace) {
   if (stats_out) *stats_out = {};
   if (release < 0) return FailInvalid("materialise: bad release number " + std::to_string(release));
   if (root.empty()) return FailInvalid("materialise: no root tree given");
@@ -260,7 +271,8 @@ Result<std::string> ReleaseStore::Materialise(const std::string& app, const std:
   const std::string ctx = "materialise release " + name + " of " + app + "/" + svc;
   TRY_CTX(EnsureServiceDir(app, svc), ctx);
   UniqueFd sfd = TRY_CTX(impl_->OpenServiceDir(app, svc), ctx);
-  if (IsDirAt(sfd.get(), name)) return path;  // N appears only complete (rename)
+  const bool exists = IsDirAt(sfd.get(), name);
+  if (exists && !replace) return path;  // N appears only complete (rename)
   // Shared: gc must not remove blobs while they are being linked.
   image::GcLock lock = TRY_CTX(image::GcLock::Acquire(impl_->content.root(), image::GcLock::Mode::kShared), ctx);
 
@@ -269,6 +281,7 @@ Result<std::string> ReleaseStore::Materialise(const std::string& app, const std:
   if (::mkdirat(sfd.get(), tmp.c_str(), 0700) != 0) return FailErrno(ctx + ": create " + tmp);
   MaterialiseStats stats;
   bool raced = false;
+  bool replaced = false;
   Result<void> r = [&]() -> Result<void> {
     UniqueFd top = TRY(OpenDirAt(sfd.get(), tmp));
     ++stats.dirs;
@@ -277,6 +290,15 @@ Result<std::string> ReleaseStore::Materialise(const std::string& app, const std:
     // exec copies are new files with data: durable before anything names them.
     if (stats.exec_made > 0 && ::syncfs(top.get()) != 0) return FailErrno("syncfs");
     if (::fchmod(top.get(), 0555) != 0) return FailErrno("chmod " + tmp);
+    if (exists && replace) {
+      // The old tree ends up at .tmp-N, removed below.
+      if (::renameat2(sfd.get(), tmp.c_str(), sfd.get(), name.c_str(), RENAME_EXCHANGE) != 0) {
+        return FailErrno("exchange " + tmp + " and " + name);
+      }
+      if (::fsync(sfd.get()) != 0) return FailErrno("fsync " + ServiceDir(app, svc));
+      replaced = true;
+      return {};
+    }
     if (::renameat(sfd.get(), tmp.c_str(), sfd.get(), name.c_str()) != 0) {
       // Someone else completed N meanwhile; theirs stays.
       if ((errno == ENOTEMPTY || errno == EEXIST) && IsDirAt(sfd.get(), name)) {
@@ -288,7 +310,7 @@ Result<std::string> ReleaseStore::Materialise(const std::string& app, const std:
     if (::fsync(sfd.get()) != 0) return FailErrno("fsync " + ServiceDir(app, svc));
     return {};
   }();
-  if (!r || raced) (void)store_detail::RemoveTreeAt(sfd.get(), tmp);
+  if (!r || raced || replaced) (void)store_detail::RemoveTreeAt(sfd.get(), tmp);
   if (!r) {
     if (r.error().errnum() == ENOENT) {
       BrokenTrees broken(impl_->blobs_fd.get());

@@ -218,6 +218,32 @@ TEST_F(MaterialiseTest, LinkFailuresFallBackToCopies) {
   EXPECT_EQ(stats.copies, 0);
 }
 
+TEST_F(MaterialiseTest, RematerialiseReplacesADamagedLiveTree) {
+  TreeMaker m;
+  image::Digest root = SmallApp(m);
+  Upload(m);
+  ASSERT_TRUE(store_->Materialise("shop", "php", 1, root));
+  ASSERT_TRUE(store_->SetCurrent("shop", "php", 1));
+  ino_t before = Lstat(Svc() + "/1").st_ino;
+  const std::string lib = Svc() + "/1/lib";
+  ASSERT_EQ(::unlink((lib + "/util.php").c_str()), 0);
+  ASSERT_FALSE(*store_->CheckMaterialised("shop", "php", 1, root));
+  // RemoveRelease refuses the current release; Rematerialise swaps it in place.
+  EXPECT_FALSE(store_->RemoveRelease("shop", "php", 1));
+  MaterialiseStats stats;
+  auto path = store_->Rematerialise("shop", "php", 1, root, &stats);
+  ASSERT_TRUE(path) << path.error().message();
+  EXPECT_EQ(stats.files, 7);
+  EXPECT_NE(Lstat(Svc() + "/1").st_ino, before);
+  EXPECT_TRUE(*store_->CheckMaterialised("shop", "php", 1, root));
+  EXPECT_EQ(ReadFile(Svc() + "/current/lib/util.php"), "<?php function u() {}");
+  EXPECT_EQ(store_->Current("shop", "php"), 1);
+  EXPECT_FALSE(PathExists(Svc() + "/.tmp-1"));
+  // Of an absent release it is a plain Materialise.
+  ASSERT_TRUE(store_->Rematerialise("shop", "php", 2, root));
+  EXPECT_TRUE(*store_->CheckMaterialised("shop", "php", 2, root));
+}
+
 TEST_F(MaterialiseTest, CheckMaterialisedNoticesDamage) {
   TreeMaker m;
   image::Digest root = SmallApp(m);
@@ -244,8 +270,8 @@ TEST_F(MaterialiseTest, BadServiceNamesAreRefused) {
   TreeMaker m;
   image::Digest root = SmallApp(m);
   Upload(m);
-  for (const auto& [app, svc] : std::vector<std::pair<std::string, std::string>>{
-           {"..", "php"}, {"shop", "../x"}, {"", "php"}, {"shop", "."}}) {
+  for (const auto& [app, svc] :
+       std::vector<std::pair<std::string, std::string>>{{"..", "php"}, {"shop", "../x"}, {"", "php"}, {"shop", "."}}) {
     EXPECT_FALSE(store_->Materialise(app, svc, 1, root)) << app << "/" << svc;
     EXPECT_FALSE(store_->EnsureServiceDir(app, svc));
     EXPECT_FALSE(store_->SetCurrent(app, svc, 1));
@@ -336,9 +362,9 @@ TEST_F(MaterialiseTest, ListRemoveAndCleanTemp) {
 TEST_F(MaterialiseTest, GcKeepsWhatKeptRootsReachAndRemovesTheRest) {
   TreeMaker keep, drop;
   image::Digest kept = keep.Root({keep.File("shared.php", "shared"), keep.File("k.sh", "kept exec", true),
-                                   keep.Dir("d", {keep.File("only-kept", "k")})});
+                                  keep.Dir("d", {keep.File("only-kept", "k")})});
   image::Digest dropped = drop.Root({drop.File("shared.php", "shared"), drop.File("x.sh", "dropped exec", true),
-                                      drop.Dir("d", {drop.File("only-dropped", "dd")})});
+                                     drop.Dir("d", {drop.File("only-dropped", "dd")})});
   Upload(keep);
   Upload(drop);
   ASSERT_TRUE(store_->Materialise("shop", "php", 1, kept));

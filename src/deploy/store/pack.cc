@@ -17,7 +17,9 @@ void AppendPackEntry(std::string* pack, const image::Digest& d, std::string_view
 namespace store_detail {
 namespace {
 
-bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool IsLowerHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
 Error BadHeader(size_t offset) {
   return Error::Invalid("pack: bad entry header at byte " + std::to_string(offset) +

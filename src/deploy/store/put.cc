@@ -40,8 +40,8 @@ Result<PackResult> ReleaseStore::PutBlobPack(std::string_view pack) {
   return out;
 }
 
-Result<int64_t> ReleaseStore::PutBlobPart(const image::Digest& d, int64_t offset, int64_t total,
-                                          std::string_view data, int64_t* current_offset) {
+Result<int64_t> ReleaseStore::PutBlobPart(const image::Digest& d, int64_t offset, int64_t total, std::string_view data,
+                                          int64_t* current_offset) {
   if (d.empty()) return FailInvalid("upload: no blob digest given");
   if (total < 0 || offset < 0 || offset > total || static_cast<int64_t>(data.size()) > total - offset) {
     return FailInvalid("blob " + d.str() + ": bad part (offset " + std::to_string(offset) + ", " +

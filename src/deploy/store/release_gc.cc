@@ -96,8 +96,7 @@ bool RemoveOldIngest(const std::string& dir, int64_t cutoff_ns) {
 
 Result<GcStats> ReleaseStore::CollectGarbage(std::span<const image::Digest> kept_roots, int64_t ingest_max_age_ns) {
   image::ContentStore& content = impl_->content;
-  image::GcLock lock =
-      TRY_CTX(image::GcLock::Acquire(content.root(), image::GcLock::Mode::kExclusive), "deploy gc");
+  image::GcLock lock = TRY_CTX(image::GcLock::Acquire(content.root(), image::GcLock::Mode::kExclusive), "deploy gc");
   std::set<image::Digest> marked = TRY_CTX(Mark(impl_->blobs_fd.get(), kept_roots), "deploy gc");
   GcStats stats;
   const int64_t cutoff = NowNs() - std::max<int64_t>(ingest_max_age_ns, 0);

@@ -66,7 +66,9 @@ Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(const std::string& depl
   return store;
 }
 
-bool ReleaseStore::Has(const image::Digest& d) const { return store_detail::BlobSizeAt(impl_->blobs_fd.get(), d) >= 0; }
+bool ReleaseStore::Has(const image::Digest& d) const {
+  return store_detail::BlobSizeAt(impl_->blobs_fd.get(), d) >= 0;
+}
 
 std::vector<image::Digest> ReleaseStore::MissingTrees(std::span<const image::Digest> trees) const {
   std::vector<image::Digest> out;
@@ -83,8 +85,7 @@ HaveAnswer ReleaseStore::Have(std::span<const image::Digest> blobs) const {
     if (Has(d)) continue;
     a.missing.push_back(d);
     struct stat st;
-    if (!d.empty() && ::stat((ingest + d.hex() + "/data").c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_size > 0) {
+    if (!d.empty() && ::stat((ingest + d.hex() + "/data").c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
       a.partial[d] = static_cast<int64_t>(st.st_size);
     }
   }
@@ -114,6 +115,8 @@ Result<void> ReleaseStore::EnsureServiceDir(const std::string& app, const std::s
   return {};
 }
 
-void ReleaseStore::SetLinkFaultForTest(int errnum) { impl_->link_fault.store(errnum); }
+void ReleaseStore::SetLinkFaultForTest(int errnum) {
+  impl_->link_fault.store(errnum);
+}
 
 }  // namespace moor::deploy

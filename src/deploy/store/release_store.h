@@ -31,8 +31,8 @@ struct PackResult {
 };
 
 struct HaveAnswer {
-  std::vector<image::Digest> missing;           // absent (a partial one is listed here too)
-  std::map<image::Digest, int64_t> partial;     // resumable offset of large blobs in progress
+  std::vector<image::Digest> missing;        // absent (a partial one is listed here too)
+  std::map<image::Digest, int64_t> partial;  // resumable offset of large blobs in progress
 };
 
 struct GcStats {
@@ -44,11 +44,11 @@ struct GcStats {
 
 // What one Materialise did (all zero when the release was already there).
 struct MaterialiseStats {
-  int64_t files = 0;     // file entries (hardlinks or copies)
-  int64_t dirs = 0;      // directories made, the release's top one included
-  int64_t symlinks = 0;  // symlinks made
-  int64_t copies = 0;    // files copied because linkat failed with EMLINK or EXDEV
-  int64_t exec_made = 0; // exec/ copies made for this release
+  int64_t files = 0;      // file entries (hardlinks or copies)
+  int64_t dirs = 0;       // directories made, the release's top one included
+  int64_t symlinks = 0;   // symlinks made
+  int64_t copies = 0;     // files copied because linkat failed with EMLINK or EXDEV
+  int64_t exec_made = 0;  // exec/ copies made for this release
 };
 
 class ReleaseStore {
@@ -103,6 +103,12 @@ class ReleaseStore {
   // service lock).
   Result<std::string> Materialise(const std::string& app, const std::string& svc, int64_t release,
                                   const image::Digest& root, MaterialiseStats* stats = nullptr);
+  // As Materialise, but an existing N is replaced: the new tree is built in
+  // .tmp-N and swapped with N in one renameat2(RENAME_EXCHANGE), so a
+  // `current` pointing at N never dangles; the old tree is removed after.
+  // For a live tree CheckMaterialised found damaged (recovery).
+  Result<std::string> Rematerialise(const std::string& app, const std::string& svc, int64_t release,
+                                    const image::Digest& root, MaterialiseStats* stats = nullptr);
   bool IsMaterialised(const std::string& app, const std::string& svc, int64_t release) const;
   // Checks that ServiceDir/N holds exactly tree `root` (names and types, via
   // fstatat; not file contents). Used after a reboot.
@@ -135,6 +141,9 @@ class ReleaseStore {
 
  private:
   struct Impl;
+  // Materialise (replace = false) and Rematerialise (replace = true).
+  Result<std::string> Build(const std::string& app, const std::string& svc, int64_t release, const image::Digest& root,
+                            MaterialiseStats* stats, bool replace);
   explicit ReleaseStore(std::string root);
   std::string root_;
   std::unique_ptr<Impl> impl_;

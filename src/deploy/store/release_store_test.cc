@@ -23,9 +23,7 @@ class ReleaseStoreTest : public ::testing::Test {
     store_ = std::move(*s);
   }
   std::string BlobPath(const image::Digest& d) { return tmp_.path() + "/deploy/content/blobs/sha256/" + d.hex(); }
-  std::string IngestData(const image::Digest& d) {
-    return tmp_.path() + "/deploy/content/ingest/" + d.hex() + "/data";
-  }
+  std::string IngestData(const image::Digest& d) { return tmp_.path() + "/deploy/content/ingest/" + d.hex() + "/data"; }
 
   TempDir tmp_;
   std::unique_ptr<ReleaseStore> store_;
@@ -113,8 +111,7 @@ TEST_F(ReleaseStoreTest, TruncatedPackIsRefused) {
   pack.resize(pack.size() - 10);
   auto r = store_->PutBlobPack(pack);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("at byte " + std::to_string(second_at)), std::string::npos)
-      << r.error().message();
+  EXPECT_NE(r.error().message().find("at byte " + std::to_string(second_at)), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find("only 90 follow (truncated upload)"), std::string::npos) << r.error().message();
   EXPECT_TRUE(store_->Has(image::Sha256Of("first")));
   EXPECT_FALSE(store_->Has(image::Sha256Of(body)));
@@ -132,14 +129,14 @@ TEST_F(ReleaseStoreTest, BadPackHeadersNameTheirOffset) {
     size_t bad_byte;  // offset within the header
   };
   std::vector<Case> cases = {
-      {upper + " 1\nx", 3},           // upper-case hex
-      {hex + "  1\nx", 65},           // two spaces
-      {hex + " 01\nx", 66},           // leading zero
-      {hex + " +1\nx", 65},           // sign
-      {hex + " 1 \nx", 66},           // space before the newline
-      {hex + " 1\rx", 66},            // no newline
-      {hex.substr(0, 60) + " 1\n", 0},  // too short for a header
-      {hex + ":1\nx", 64},            // wrong separator
+      {upper + " 1\nx", 3},                   // upper-case hex
+      {hex + "  1\nx", 65},                   // two spaces
+      {hex + " 01\nx", 66},                   // leading zero
+      {hex + " +1\nx", 65},                   // sign
+      {hex + " 1 \nx", 66},                   // space before the newline
+      {hex + " 1\rx", 66},                    // no newline
+      {hex.substr(0, 60) + " 1\n", 0},        // too short for a header
+      {hex + ":1\nx", 64},                    // wrong separator
       {hex + " 1234567890123456789\nx", 83},  // too many digits
   };
   for (const auto& c : cases) {
@@ -181,8 +178,7 @@ TEST_F(ReleaseStoreTest, LargeBlobResumesAtItsOffset) {
     ASSERT_FALSE(w);
     EXPECT_EQ(w.error().errnum(), ESPIPE);
     EXPECT_EQ(cur, piece);
-    EXPECT_NE(w.error().message().find("resume at " + std::to_string(piece)), std::string::npos)
-        << w.error().message();
+    EXPECT_NE(w.error().message().find("resume at " + std::to_string(piece)), std::string::npos) << w.error().message();
   }
 
   // A new store instance (a daemon restart) resumes from the data on disk.

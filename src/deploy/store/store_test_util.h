@@ -39,9 +39,7 @@ class TreeMaker {
   TreeEntry File(const std::string& name, const std::string& bytes, bool exec = false) {
     return Leaf(exec ? EntryKind::kExec : EntryKind::kFile, name, bytes);
   }
-  TreeEntry Link(const std::string& name, const std::string& target) {
-    return Leaf(EntryKind::kSymlink, name, target);
-  }
+  TreeEntry Link(const std::string& name, const std::string& target) { return Leaf(EntryKind::kSymlink, name, target); }
   // A directory: its tree object goes to the tree pack (after its children's).
   TreeEntry Dir(const std::string& name, std::vector<TreeEntry> entries) {
     image::Digest d = AddTree(std::move(entries));

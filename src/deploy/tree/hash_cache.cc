@@ -1,6 +1,7 @@
 #include "deploy/tree/hash_cache.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,6 +89,27 @@ std::vector<const typename Map::value_type*> SortedByPath(const Map& m) {
   return v;
 }
 
+// The whole file in one read when its size is known (a cache file is about 100 bytes a file).
+Result<std::string> ReadWhole(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return FailErrno("open \"" + path + "\"");
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return FailErrno("stat \"" + path + "\"");
+  if (!S_ISREG(st.st_mode)) return FailInvalid("\"" + path + "\" is not a regular file");
+  std::string out(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t len = 0;
+  for (;;) {
+    if (len == out.size()) out.resize(out.size() * 2);
+    ssize_t n = read(fd.get(), out.data() + len, out.size() - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno("read \"" + path + "\"");
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+  }
+  out.resize(len);
+  return out;
+}
+
 }  // namespace
 
 std::string HexOf(const std::array<uint8_t, 32>& raw) {
@@ -172,7 +194,7 @@ HashCache HashCache::Load(const std::string& path, const std::array<uint8_t, 32>
   if (damaged) *damaged = false;
   HashCache empty;
   empty.rules_digest_ = rules_digest;
-  auto bytes = ReadFile(path);
+  auto bytes = ReadWhole(path);
   if (!bytes) {
     if (damaged && bytes.error().errnum() != ENOENT) *damaged = true;
     return empty;

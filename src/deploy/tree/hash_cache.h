@@ -37,14 +37,16 @@ struct FileKey {
   bool operator==(const FileKey&) const = default;
 };
 
+// A file's digest as of the stat in `key`.
 struct CachedFile {
   FileKey key;
-  std::array<uint8_t, 32> sha256{};
-  bool racy = false;  // timestamps too close to the scan that saw it: hash again next time
+  std::array<uint8_t, 32> sha256{};  // raw digest of the file's bytes
+  bool racy = false;                 // timestamps too close to the scan that saw it: hash again next time
   bool operator==(const CachedFile&) const = default;
 };
 
-// The kind of a directory entry, as getdents64's d_type says (DT_REG, DT_DIR…).
+// One name in a directory, its kind as getdents64's d_type says (DT_REG, DT_DIR…)
+// and its ignore verdict.
 struct CachedName {
   std::string name;
   uint8_t type = 0;       // DT_* value
@@ -57,14 +59,16 @@ struct CachedDir {
   uint64_t ino = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
-  bool racy = false;
+  bool racy = false;                // timestamps too close to the scan: list it again next time
   std::vector<CachedName> names{};  // sorted by name
   bool operator==(const CachedDir&) const = default;
 };
 
+// The cache of one code directory: file digests by relative path, directory
+// listings by relative directory path ("" = the root).
 class HashCache {
  public:
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 1;  // the file format's version
 
   // Reads `path`. Missing → empty cache. Damaged or another version → empty
   // cache and `damaged` set (never an error: the cache is only an optimisation).

@@ -421,12 +421,33 @@ TEST_F(ContentStoreTest, WriteBlobUnsyncedRefusesWrongBytes) {
   Digest want = Sha256Of("the right bytes");
   auto r = store().WriteBlobUnsynced("the wrong bytes", want);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("content has digest " + Sha256Of("the wrong bytes").str()),
-            std::string::npos)
+  EXPECT_NE(r.error().message().find("content has digest " + Sha256Of("the wrong bytes").str()), std::string::npos)
       << r.error().message();
   EXPECT_FALSE(store().Has(want));
   EXPECT_TRUE(store().ListBlobs().empty());
   EXPECT_FALSE(store().WriteBlobUnsynced("x", Digest()));
+}
+
+TEST_F(ContentStoreTest, WriteBlobUnsyncedConcurrentWritersAddItOnce) {
+  const std::string data(200000, 'c');
+  const Digest d = Sha256Of(data);
+  std::atomic<int> added{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto r = store().WriteBlobUnsynced(data, d);
+      if (!r) {
+        ++failed;
+      } else if (*r) {
+        ++added;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(added.load(), 1);
+  EXPECT_EQ(store().ReadBlob(d), data);
+  EXPECT_EQ(store().ListBlobs(), std::vector<Digest>{d});
 }
 
 TEST_F(ContentStoreTest, SyncBlobsFewAndMany) {
