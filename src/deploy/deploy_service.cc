@@ -232,6 +232,17 @@ Result<json> DeployService::OpenSession(const json& body, const std::string& who
                                    r.who + "); wait for it"));
     }
   }
+  // The image the release runs, as an ID (the ledger's image digest); an image
+  // the node lacks is refused now rather than at the switch.
+  std::string image_id;
+  if (auto b = impl_->backends()) {
+    const std::string ref = image.empty() ? live_image : image;
+    auto id = (*b)->ImageId(ref);
+    if (!id) return Fail(std::move(id.error()).Wrap("image " + ref));
+    if (id->empty() && !image.empty())
+      return Fail(Error(ENOENT, "image " + ref + " is not on this node: pull or load it there first (moor pull " + ref + ")"));
+    image_id = *id;
+  }
   auto existing = TRY(impl_->L([&](Ledger& l) { return l.FindUploading(app, svc, root, image); }));
   ReleaseRow row;
   bool resumed = false;
@@ -244,6 +255,7 @@ Result<json> DeployService::OpenSession(const json& body, const std::string& who
     n.service = svc;
     n.code_digest = root;
     n.image_ref = image;
+    n.image_id = image_id;
     n.config_digest = cfg.config_digest;
     n.who = who;
     n.session = RandomHex(16);

@@ -434,6 +434,11 @@ TEST_F(DeployServiceTest, AnImageDeployRollsNewContainersWithTheLiveCode) {
   PutService("reload");
   ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
   AddContainer("shop-php-1", 1, 0);
+  auto absent = svc_->OpenSession({{"app", "shop"}, {"service", "php"}, {"image", "img:2"}}, "tester");
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().errnum(), ENOENT);
+  EXPECT_NE(absent.error().message().find("moor pull img:2"), std::string::npos) << absent.error().message();
+  fake_.images.insert("img:2");
   json s = *svc_->OpenSession({{"app", "shop"}, {"service", "php"}, {"image", "img:2"}}, "tester");
   EXPECT_TRUE(s["missing_trees"].empty());
   auto r = svc_->Commit(s["session"], [](const json&) {});
@@ -447,6 +452,10 @@ TEST_F(DeployServiceTest, AnImageDeployRollsNewContainersWithTheLiveCode) {
   EXPECT_EQ(Live("index.php"), "v1");
   auto again = svc_->OpenSession({{"app", "shop"}, {"service", "php"}, {"image", "img:2"}}, "tester");
   EXPECT_EQ((*again)["unchanged"], true);
+  auto rel = *svc_->Releases("shop", "php");
+  EXPECT_EQ(rel[0]["image_ref"], "img:2");
+  EXPECT_EQ(rel[0]["image_id"], "sha256:img:2");
+  EXPECT_EQ(rel[1]["image_id"], "sha256:img:1");
 }
 
 }  // namespace
