@@ -57,7 +57,8 @@ Result<app::AppFile> LoadApp(const std::string& cmd, const ParsedArgs& a) {
     auto found = app::FindAppFile(".");
     if (!found) {
       if (project.empty()) {
-        return FailInvalid(cmd + ": " + found.error().message() + " — give the app file with -f FILE or its name with -p NAME");
+        return FailInvalid(cmd + ": " + found.error().message() +
+                           " — give the app file with -f FILE or its name with -p NAME");
       }
       app::AppFile f;
       f.name = project;
@@ -68,7 +69,9 @@ Result<app::AppFile> LoadApp(const std::string& cmd, const ParsedArgs& a) {
     path = *found;
   }
   auto text = ReadFile(path);
-  if (!text) return FailInvalid(cmd + ": cannot read " + path + ": " + text.error().message() + " — give the app file with -f FILE");
+  if (!text)
+    return FailInvalid(cmd + ": cannot read " + path + ": " + text.error().message() +
+                       " — give the app file with -f FILE");
   std::vector<app::Diagnostic> errors;
   app::AppFile f = app::ParseAppFile(*text, path, a.All("profile"), &errors);
   if (!errors.empty()) {
@@ -94,7 +97,9 @@ std::vector<std::string> CodeServices(const app::AppFile& app) {
 Result<std::string> PickService(const std::string& cmd, const app::AppFile& app, const std::string& given) {
   if (!given.empty()) {
     if (!app.services.empty() && !app.services.count(given))
-      return FailInvalid(cmd + ": no service \"" + given + "\" in " + app.path);
+      return FailInvalid(
+          cmd + ": no service \"" + given + "\" in " + app.path + "; services with code: " +
+          (CodeServices(app).empty() ? std::string("none (add a code: block)") : Join(CodeServices(app), ", ")));
     return given;
   }
   auto code = CodeServices(app);
@@ -122,7 +127,8 @@ Result<std::unique_ptr<api::Transport>> OpenTransport(const std::string& cmd, co
   o.url = remote;
   if (a.Has("token-file")) {
     auto tok = ReadFile(a.Get("token-file"));
-    if (!tok) return FailInvalid(cmd + ": cannot read --token-file " + a.Get("token-file") + ": " + tok.error().message());
+    if (!tok)
+      return FailInvalid(cmd + ": cannot read --token-file " + a.Get("token-file") + ": " + tok.error().message());
     o.token = std::string(Trim(*tok));
     if (o.token.empty()) return FailInvalid(cmd + ": --token-file " + a.Get("token-file") + " is empty");
   } else {
@@ -165,7 +171,9 @@ std::string Who(const std::string& dir) {
   return (user.empty() ? "unknown" : user) + "@" + host;
 }
 
-void Progress(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+void Progress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
 
 // A JSON request through the transport; non-2xx → the daemon's message.
 Result<json> CallJson(api::Transport& t, const std::string& method, const std::string& target,
@@ -208,15 +216,17 @@ Result<int> CmdDeployToken(const Globals& g, const std::vector<std::string>& arg
   auto a = TRY(ParseCommand(std::vector<std::string>(args.begin() + 1, args.end()), {{"app", "", true, false}}));
   auto t = api::MakeUnixTransport(TRY(DaemonSocketPath(g.host)));
   if (sub == "create") {
-    if (a.positional.size() != 1) return FailInvalid("deploy token create: give one NAME, e.g. moor deploy token create ci");
+    if (a.positional.size() != 1)
+      return FailInvalid("deploy token create: give one NAME, e.g. moor deploy token create ci");
     json body = {{"name", a.positional[0]}};
     if (a.Has("app")) body["app"] = a.Get("app");
     json r = TRY(CallJson(*t, "POST", "/v1/moor/deploy/tokens", body));
     std::string token = Str(r, "token");
     if (token.empty()) return FailInvalid("deploy token create: the daemon sent no token");
     Out(token + "\n");
-    Progress("Store this token now: it is not shown again. Deploy with it: moor deploy --remote https://HOST:PORT "
-             "--token-file FILE (or MOOR_DEPLOY_TOKEN)");
+    Progress(
+        "Store this token now: it is not shown again. Deploy with it: moor deploy --remote https://HOST:PORT "
+        "--token-file FILE (or MOOR_DEPLOY_TOKEN)");
     return 0;
   }
   if (sub == "ls" || sub == "list") {
@@ -233,7 +243,8 @@ Result<int> CmdDeployToken(const Globals& g, const std::vector<std::string>& arg
     return 0;
   }
   if (sub == "rm" || sub == "remove") {
-    if (a.positional.size() != 1) return FailInvalid("deploy token rm: give one NAME (moor deploy token ls lists them)");
+    if (a.positional.size() != 1)
+      return FailInvalid("deploy token rm: give one NAME (moor deploy token ls lists them)");
     TRY(CallJson(*t, "DELETE", "/v1/moor/deploy/tokens/" + Esc(a.positional[0])));
     Out(a.positional[0] + "\n");
     return 0;
@@ -257,7 +268,7 @@ Result<int> CmdReleasesPrune(const Globals& g, const std::vector<std::string>& a
   }
   if (a.Has("keep")) {
     auto n = ParseInt(a.Get("keep"));
-    if (!n || *n < 1 || *n > 1000) return FailInvalid("releases prune: --keep \"" + a.Get("keep") + "\": want 1-1000");
+    if (!n || *n < 0 || *n > 1000) return FailInvalid("releases prune: --keep \"" + a.Get("keep") + "\": want 0-1000");
     body["keep"] = *n;
   }
   auto t = api::MakeUnixTransport(TRY(DaemonSocketPath(g.host)));
@@ -272,11 +283,10 @@ Result<int> CmdReleasesPrune(const Globals& g, const std::vector<std::string>& a
 // ---- moor deploy -------------------------------------------------------------
 
 Result<int> CmdDeploy(const Globals& g, const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "token") return CmdDeployToken(g, std::vector<std::string>(args.begin() + 1, args.end()));
-  auto a = TRY(ParseCommand(args, With({{"image", "", true, false},
-                                        {"dry-run", "", false, false},
-                                        {"quiet", "q", false, false}},
-                                       true)));
+  if (!args.empty() && args[0] == "token")
+    return CmdDeployToken(g, std::vector<std::string>(args.begin() + 1, args.end()));
+  auto a = TRY(ParseCommand(
+      args, With({{"image", "", true, false}, {"dry-run", "", false, false}, {"quiet", "q", false, false}}, true)));
   if (a.positional.size() > 2) return FailInvalid("deploy: usage: moor deploy [SERVICE] [DIR] [-f FILE] [--image REF]");
   auto app = TRY(LoadApp("deploy", a));
   DeployRequest r;
@@ -286,8 +296,8 @@ Result<int> CmdDeploy(const Globals& g, const std::vector<std::string>& args) {
   r.dry_run = a.Bool("dry-run");
   if (a.positional.size() == 2) {
     r.dir = a.positional[1];
-  } else if (auto it = app.services.find(r.service); it != app.services.end() && it->second.code &&
-                                                     !it->second.code->source.empty()) {
+  } else if (auto it = app.services.find(r.service);
+             it != app.services.end() && it->second.code && !it->second.code->source.empty()) {
     r.dir = it->second.code->source;
     if (r.dir[0] != '/') r.dir = app.dir + "/" + r.dir;
   } else if (r.image.empty()) {
@@ -331,7 +341,8 @@ Result<int> CmdDeploy(const Globals& g, const std::vector<std::string>& args) {
 // ---- moor releases -----------------------------------------------------------
 
 Result<int> CmdReleases(const Globals& g, const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "prune") return CmdReleasesPrune(g, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "prune")
+    return CmdReleasesPrune(g, std::vector<std::string>(args.begin() + 1, args.end()));
   auto a = TRY(ParseCommand(args, With({{"format", "", true, false}}, true)));
   std::string format = a.Get("format");
   if (!format.empty() && format != "json" && format != "table")

@@ -38,7 +38,9 @@ std::vector<std::pair<std::string, std::string>> ParsePack(std::string_view p) {
   return out;
 }
 
-std::string Hex(const std::string& bytes) { return image::Sha256Of(bytes).hex(); }
+std::string Hex(const std::string& bytes) {
+  return image::Sha256Of(bytes).hex();
+}
 
 class DeployCliTest : public testing::FakeDaemonFixture {
  protected:
@@ -95,12 +97,14 @@ class DeployCliTest : public testing::FakeDaemonFixture {
         return w.SendError(404, "no service \"" + b["service"].get<std::string>() +
                                     "\" deploys in app \"shop\"; add code: to it and run moor up");
       }
-      if (b.value("root", "") == live_root_) return w.SendJson(200, json{{"unchanged", true}, {"release", live_}}.dump());
+      if (b.value("root", "") == live_root_)
+        return w.SendJson(200, json{{"unchanged", true}, {"release", live_}}.dump());
       json missing = json::array();
       for (auto& t : b["trees"]) {
         if (!present_.count(t.get<std::string>().substr(7))) missing.push_back(t);
       }
-      w.SendJson(200, json{{"session", "s1"}, {"release", live_ + 1}, {"missing_trees", missing}, {"resumed", false}}.dump());
+      w.SendJson(
+          200, json{{"session", "s1"}, {"release", live_ + 1}, {"missing_trees", missing}, {"resumed", false}}.dump());
     });
     route("POST", "/v1/moor/deploy/sessions/{id}/have", [this](const api::Request& r, api::ResponseWriter& w) {
       if (on_have_) on_have_();
@@ -164,7 +168,11 @@ class DeployCliTest : public testing::FakeDaemonFixture {
         w.Write(json{{"error", switch_error_}}.dump() + "\n");
         return;
       }
-      w.Write(json{{"release", release}, {"state", "live"}}.dump() + "\n");
+      w.Write(json{{"state", "started"}, {"container", "shop-php-2"}}.dump() + "\n");
+      w.Write(
+          json{{"release", release}, {"state", "live"}, {"warnings", {"shop-php-1: reload signal: no such process"}}}
+              .dump() +
+          "\n");
     };
     route("POST", "/v1/moor/deploy/sessions/{id}/commit",
           [this, stream](const api::Request&, api::ResponseWriter& w) { stream(w, live_ + 1); });
@@ -337,7 +345,8 @@ TEST_F(DeployCliTest, ArgumentErrors) {
   std::string out;
   auto rc = Run(CmdDeploy, {"php", dir_ + "/missing", "-p", "shop"}, &out);
   ASSERT_FALSE(rc);
-  EXPECT_EQ(rc.error().message(), "deploy: code directory " + dir_ + "/missing does not exist; check code.source or give DIR");
+  EXPECT_EQ(rc.error().message(),
+            "deploy: code directory " + dir_ + "/missing does not exist; check code.source or give DIR");
   rc = Run(CmdDeploy, {"php", "-p", "shop"}, &out);  // no app file: no code.source
   ASSERT_FALSE(rc);
   EXPECT_NE(rc.error().message().find("give the directory: moor deploy php DIR"), std::string::npos);
@@ -357,9 +366,10 @@ TEST_F(DeployCliTest, ArgumentErrors) {
 
 TEST_F(DeployCliTest, ServiceAndDirectoryComeFromTheAppFile) {
   live_root_ = ScanCode().root.str();
-  ASSERT_TRUE(WriteFileAtomic(dir_ + "/moor.yaml", "name: shop\nservices:\n"
-                                                   "  php: {image: moor/php-fpm:8.2, code: {source: ./code}}\n"
-                                                   "  web: {image: moor/nginx:1.22, code: {from: php}}\n"));
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/moor.yaml",
+                              "name: shop\nservices:\n"
+                              "  php: {image: moor/php-fpm:8.2, code: {source: ./code}}\n"
+                              "  web: {image: moor/nginx:1.22, code: {from: php}}\n"));
   ServeDeploy();
   Start();
   std::string out;
@@ -369,15 +379,17 @@ TEST_F(DeployCliTest, ServiceAndDirectoryComeFromTheAppFile) {
   EXPECT_EQ(json::parse(Seen_().back().body)["root"], live_root_);
   rc = Run(CmdDeploy, {"-f", dir_ + "/moor.yaml", "db"}, &out);
   ASSERT_FALSE(rc);
-  EXPECT_EQ(rc.error().message(), "deploy: no service \"db\" in " + dir_ + "/moor.yaml");
+  EXPECT_EQ(rc.error().message(), "deploy: no service \"db\" in " + dir_ + "/moor.yaml; services with code: php");
 
-  ASSERT_TRUE(WriteFileAtomic(dir_ + "/two.yaml", "name: shop\nservices:\n"
-                                                  "  php: {image: moor/php-fpm:8.2, code: {source: ./code}}\n"
-                                                  "  api: {image: moor/php-fpm:8.2, code: {source: ./code/sub}}\n"));
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/two.yaml",
+                              "name: shop\nservices:\n"
+                              "  php: {image: moor/php-fpm:8.2, code: {source: ./code}}\n"
+                              "  api: {image: moor/php-fpm:8.2, code: {source: ./code/sub}}\n"));
   rc = Run(CmdDeploy, {"-f", dir_ + "/two.yaml"}, &out);
   ASSERT_FALSE(rc);
-  EXPECT_EQ(rc.error().message(), "deploy: " + dir_ + "/two.yaml has several services with code (api, php); give one: "
-                                  "moor deploy SERVICE");
+  EXPECT_EQ(rc.error().message(), "deploy: " + dir_ +
+                                      "/two.yaml has several services with code (api, php); give one: "
+                                      "moor deploy SERVICE");
 }
 
 TEST_F(DeployCliTest, ReleasesTableMarksTheLiveOne) {
@@ -412,7 +424,9 @@ TEST_F(DeployCliTest, RollbackFollowsTheSwitch) {
   auto rc = Run(CmdRollback, {"php", "-p", "shop"}, &out, &err);
   ASSERT_TRUE(rc) << rc.error().message();
   EXPECT_EQ(out, "php: release 40 live (rollback from 41)\n");
-  EXPECT_NE(err.find("switching…"), std::string::npos);
+  EXPECT_NE(err.find("switching…\nstarted… shop-php-2\nwarning: shop-php-1: reload signal: no such process\n"),
+            std::string::npos)
+      << err;
   auto seen = Seen_();
   EXPECT_EQ(json::parse(seen.back().body), (json{{"app", "shop"}, {"service", "php"}}));
   rc = Run(CmdRollback, {"php", "39", "-p", "shop", "-q"}, &out, &err);

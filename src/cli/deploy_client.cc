@@ -32,7 +32,9 @@ constexpr int kMaxConflicts = 3;              // 409 answers tolerated per large
 
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 Error Changed(const std::string& path) {
   return Error(0, path + " changed during the deploy; run moor deploy again");
@@ -151,7 +153,8 @@ class Deployer {
         }
       }
       if (!missing.empty())
-        return FailInvalid("deploy: the daemon asked for tree sha256:" + *missing.begin() + ", which is not in this scan");
+        return FailInvalid("deploy: the daemon asked for tree sha256:" + *missing.begin() +
+                           ", which is not in this scan");
     }
     blobs_ = &scan.blobs;
     if (!want.empty()) {
@@ -350,8 +353,8 @@ Result<DeployOutcome> RunDeploy(api::Transport& t, const DeployRequest& r,
   return Deployer(t, r, progress).Run();
 }
 
-Result<json> FollowSwitch(api::Transport& t, const std::string& target, const std::string& body,
-                          const std::string& who, const std::function<void(const std::string&)>& progress) {
+Result<json> FollowSwitch(api::Transport& t, const std::string& target, const std::string& body, const std::string& who,
+                          const std::function<void(const std::string&)>& progress) {
   std::string buf, head;
   json live;
   std::string failed;
@@ -368,9 +371,15 @@ Result<json> FollowSwitch(api::Transport& t, const std::string& target, const st
     std::string state = j["state"];
     if (state == "live") {
       live = j;
+      if (progress && j.contains("warnings") && j["warnings"].is_array()) {
+        for (auto& w : j["warnings"]) progress("warning: " + (w.is_string() ? w.get<std::string>() : w.dump()));
+      }
     } else if (progress) {
-      std::string detail = j.contains("detail") && j["detail"].is_string() ? ": " + j["detail"].get<std::string>() : "";
-      progress(state + "…" + detail);
+      std::string say = state + "…";  // "switching…", "started… shop-php-3"
+      for (const char* key : {"container", "detail"}) {
+        if (j.contains(key) && j[key].is_string()) say += " " + j[key].get<std::string>();
+      }
+      progress(say);
     }
     return true;
   };

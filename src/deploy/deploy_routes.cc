@@ -124,7 +124,9 @@ void AddDeployRoutes(api::Router& r, DeployService& s, bool remote,
     if (!p) {
       json m = json::array();
       for (auto& d : missing) m.push_back(d.str());
-      w.SendJson(StatusOf(p.error()), json{{"message", p.error().message()}, {"missing", m}}.dump());
+      // A tree naming what was never sent is a bad request, not a missing resource.
+      int status = missing.empty() ? StatusOf(p.error()) : 400;
+      w.SendJson(status, json{{"message", p.error().message()}, {"missing", m}}.dump());
       return;
     }
     w.SendJson(200, json{{"stored", p->stored.size()}}.dump());

@@ -393,8 +393,11 @@ Result<std::string> DeployService::Authenticate(const std::string& authorization
       CRYPTO_memcmp(row->sha256_hex.data(), hash.data(), hash.size()) != 0) {
     return Fail(Error(EACCES, kRefused));
   }
-  if (!row->app.empty() && !app.empty() && row->app != app)
-    return Fail(Error(EACCES, "deploy refused: token " + row->name + " is for app " + row->app + ", not " + app));
+  if (!row->app.empty() && row->app != app) {
+    // A token for one app sees nothing of the others, lists included.
+    return Fail(Error(EACCES, "deploy refused: token " + row->name + " is for app " + row->app +
+                                  (app.empty() ? ": name that app in the request" : ", not " + app)));
+  }
   return row->name;
 }
 

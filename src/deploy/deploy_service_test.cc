@@ -344,7 +344,10 @@ TEST_F(DeployServiceTest, TokensAuthenticateByHashAndScope) {
   ASSERT_TRUE(t) << t.error().message();
   std::string token = (*t)["token"];
   EXPECT_EQ(*svc_->Authenticate("Bearer " + token, "shop"), "ci");
-  EXPECT_EQ(*svc_->Authenticate("Bearer " + token, ""), "ci");
+  EXPECT_FALSE(svc_->Authenticate("Bearer " + token, ""));  // an app-scoped token must name its app
+  auto any = svc_->CreateToken("ops", "");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(*svc_->Authenticate("Bearer " + (*any)["token"].get<std::string>(), ""), "ops");
   auto other = svc_->Authenticate("Bearer " + token, "blog");
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().errnum(), EACCES);

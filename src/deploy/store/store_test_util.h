@@ -11,27 +11,16 @@
 #include <vector>
 
 #include "common/file.h"
+#include "common/testing/temp_dir.h"
 #include "deploy/store/release_store.h"
 #include "deploy/tree/tree.h"
 
 namespace moor::deploy::testing {
 
-class TempDir {
+// A temporary directory under /tmp, removed with its contents.
+class TempDir : public moor::testing::TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/moor-deploy-store-test-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveAll(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : moor::testing::TempDir("/tmp/moor-deploy-store-test-") {}
 };
 
 class TreeMaker {

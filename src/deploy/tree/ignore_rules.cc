@@ -52,8 +52,12 @@ Result<IgnoreRules> LoadIgnoreRules(int dir_fd, const std::string& dir) {
     if (!l.starts_with('!')) continue;
     if (l.find(".git") != std::string_view::npos) r.enter_git = true;
   }
-  lines.insert(lines.begin(), ".git");
-  auto m = build::IgnoreMatcher::FromPatterns(lines);
+  // .git first, so a "!.git" rule of the file can bring it back.
+  std::vector<std::string> patterns;
+  patterns.reserve(lines.size() + 1);
+  patterns.emplace_back(".git");
+  for (auto& line : lines) patterns.push_back(std::move(line));
+  auto m = build::IgnoreMatcher::FromPatterns(patterns);
   if (!m) {
     std::string msg = m.error().message();
     if (msg.starts_with(".dockerignore: ")) msg.erase(0, 15);

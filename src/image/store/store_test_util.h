@@ -10,25 +10,14 @@
 #include <thread>
 
 #include "common/file.h"
+#include "common/testing/temp_dir.h"
 
 namespace moor::image::testing {
 
-class TempDir {
+// A temporary directory under /tmp, removed with its contents.
+class TempDir : public moor::testing::TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/moor-store-test-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveAll(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : moor::testing::TempDir("/tmp/moor-store-test-") {}
 };
 
 // Polls /proc/locks until some task waits ("->") for an flock on the file at
