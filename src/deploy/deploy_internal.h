@@ -3,12 +3,14 @@
 // deploy_maintenance.cc: recovery, retention; deploy_routes.cc: HTTP).
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "deploy/deploy_service.h"
@@ -76,8 +78,16 @@ struct DeployService::Impl {
   // Sends the reload signal to the running containers of the service.
   std::vector<std::string> SignalAll(app::AppBackend& b, const ServiceRecord& rec, const ServiceConfig& cfg,
                                      const std::vector<app::ContainerStatus>& cs);
-  // After a release went live: retention and garbage collection (errors logged).
+  // After a release went live: retention and garbage collection, on the
+  // janitor thread (a deploy's answer does not wait for it; errors logged).
   void AfterLive(const std::string& app, const std::string& svc);
+  void JanitorLoop();
+  std::mutex prune_mu;  // one Prune at a time (the janitor's and `moor releases prune`)
+  std::mutex janitor_mu;
+  std::condition_variable janitor_cv;
+  std::set<std::pair<std::string, std::string>> janitor_todo;  // (app, svc)
+  bool janitor_stop = false;
+  std::thread janitor;
 
   // deploy_maintenance.cc
   Result<nlohmann::json> Prune(const std::string& app, const std::string& svc, int keep);

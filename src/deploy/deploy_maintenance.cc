@@ -121,6 +121,7 @@ void DeployService::Recover() {
 }
 
 Result<json> DeployService::Impl::Prune(const std::string& app, const std::string& svc, int keep) {
+  std::lock_guard<std::mutex> serial(prune_mu);
   // 1. The selected services' releases that retention lets go.
   int64_t releases_removed = 0;
   std::unique_ptr<app::AppBackend> backend;

@@ -117,8 +117,18 @@ Result<ServiceConfig> ParseServiceConfig(const json& j) {
   return c;
 }
 
-DeployService::DeployService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-DeployService::~DeployService() = default;
+DeployService::DeployService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->janitor = std::thread([this] { impl_->JanitorLoop(); });
+}
+
+DeployService::~DeployService() {
+  {
+    std::lock_guard<std::mutex> g(impl_->janitor_mu);
+    impl_->janitor_stop = true;
+  }
+  impl_->janitor_cv.notify_one();
+  impl_->janitor.join();
+}
 
 Result<std::unique_ptr<DeployService>> DeployService::Open(const DeployOptions& o, BackendFactory backends,
                                                            ReleaseGate* gate) {

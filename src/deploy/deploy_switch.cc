@@ -134,9 +134,18 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
       std::lock_guard<std::mutex> g(impl_->written_mu);
       written = impl_->written[session];
     }
+    auto t0 = std::chrono::steady_clock::now();
     if (auto s = impl_->store->Sync(written); !s) return fail(std::move(s.error()));
-    auto m = impl_->store->Materialise(row.app, row.service, row.id, root);
+    auto t1 = std::chrono::steady_clock::now();
+    MaterialiseStats st;
+    // The janitor may still be preparing the spare of the last release: take it when it is ready.
+    auto m = impl_->store->Materialise(row.app, row.service, row.id, root, &st);
     if (!m) return fail(std::move(m.error()).Wrap("materialise release " + std::to_string(row.id)));
+    auto t2 = std::chrono::steady_clock::now();
+    auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() / 1000.0); };
+    log::Info("deploy " + row.app + "/" + row.service + " release " + std::to_string(row.id) + ": synced " +
+              std::to_string(written.size()) + " objects in " + ms(t1 - t0) + " ms, materialised " +
+              std::to_string(st.files) + " files, " + std::to_string(st.dirs) + " dirs in " + ms(t2 - t1) + " ms");
   }
   TRY(impl_->L([&](Ledger& l) { return l.SetState(row.app, row.service, row.id, ReleaseState::kMaterialised); }));
   progress({{"state", "materialised"}, {"release", row.id}});
@@ -320,8 +329,35 @@ Result<void> DeployService::Impl::RollingSwitch(app::AppBackend& b, const Servic
 }
 
 void DeployService::Impl::AfterLive(const std::string& app, const std::string& svc) {
-  auto r = Prune(app, svc, opts.keep);
-  if (!r) log::Warn("deploy " + app + "/" + svc + ": prune: " + r.error().message());
+  {
+    std::lock_guard<std::mutex> g(janitor_mu);
+    janitor_todo.insert({app, svc});
+  }
+  janitor_cv.notify_one();
+}
+
+void DeployService::Impl::JanitorLoop() {
+  std::unique_lock<std::mutex> g(janitor_mu);
+  for (;;) {
+    janitor_cv.wait(g, [&] { return janitor_stop || !janitor_todo.empty(); });
+    if (janitor_todo.empty()) return;  // stopping, nothing left
+    auto [app, svc] = *janitor_todo.begin();
+    janitor_todo.erase(janitor_todo.begin());
+    g.unlock();
+    // A copy of the live tree for the next release to patch (ReleaseStore::PrepareSpare).
+    if (auto rec = L([&](Ledger& l) { return l.GetService(app, svc); }); rec && *rec && (*rec)->live_release) {
+      auto row = L([&](Ledger& l) { return l.GetRelease(app, svc, *(*rec)->live_release); });
+      if (row && *row && !(*row)->code_digest.empty()) {
+        if (auto root = image::Digest::Parse((*row)->code_digest)) {
+          if (auto sp = store->PrepareSpare(app, svc, *root); !sp)
+            log::Warn("deploy " + app + "/" + svc + ": " + sp.error().message());
+        }
+      }
+    }
+    auto r = Prune(app, svc, opts.keep);
+    if (!r) log::Warn("deploy " + app + "/" + svc + ": prune: " + r.error().message());
+    g.lock();
+  }
 }
 
 }  // namespace moor::deploy

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "deploy/store/fs_ops.h"
@@ -40,39 +42,90 @@ class Materialiser {
   Result<void> Fill(int dirfd, const image::Digest& d, const std::string& rel, int depth) {
     if (depth > kMaxDepth) return Fail(TooDeep(rel));
     const Tree* t = TRY(Load(d));
-    for (const auto& e : t->entries) {
-      const std::string path = rel + e.name;
-      switch (e.kind) {
-        case EntryKind::kFile:
-          TRY_CTX(LinkFile(blobs_fd_, e.digest, dirfd, e.name, 0444), path);
-          break;
-        case EntryKind::kExec: {
-          bool made = TRY_CTX(store_detail::EnsureExecCopy(blobs_fd_, exec_fd_, e.digest), path);
-          if (made) ++stats_.exec_made;
-          TRY_CTX(LinkFile(exec_fd_, e.digest, dirfd, e.name, 0555), path);
-          break;
+    for (const auto& e : t->entries) TRY(Add(dirfd, e, rel, depth));
+    return {};
+  }
+
+  // Turns `dirfd`, which holds tree `from`, into tree `to`: only the entries
+  // that differ are touched, and only the subtrees whose digests differ are
+  // entered (the Merkle tree's point). The directory is left writable (0755):
+  // the caller makes it read-only.
+  Result<void> Patch(int dirfd, const image::Digest& from, const image::Digest& to, const std::string& rel,
+                     int depth) {
+    if (depth > kMaxDepth) return Fail(TooDeep(rel));
+    if (::fchmod(dirfd, 0755) != 0) return FailErrno("chmod " + (rel.empty() ? std::string(".") : rel));
+    if (from == to) return {};
+    const Tree* a = TRY(Load(from));
+    const Tree* b = TRY(Load(to));
+    size_t i = 0, j = 0;
+    while (i < a->entries.size() || j < b->entries.size()) {
+      const TreeEntry* x = i < a->entries.size() ? &a->entries[i] : nullptr;
+      const TreeEntry* y = j < b->entries.size() ? &b->entries[j] : nullptr;
+      int c = !x ? 1 : !y ? -1 : x->name.compare(y->name);
+      if (c < 0) {
+        TRY(Remove(dirfd, *x, rel));
+        ++i;
+      } else if (c > 0) {
+        TRY(Add(dirfd, *y, rel, depth));
+        ++j;
+      } else {
+        if (x->kind == EntryKind::kDir && y->kind == EntryKind::kDir) {
+          if (x->digest != y->digest) {
+            UniqueFd sub = TRY(OpenDirAt(dirfd, y->name));
+            TRY(Patch(sub.get(), x->digest, y->digest, rel + y->name + "/", depth + 1));
+            if (::fchmod(sub.get(), 0555) != 0) return FailErrno("chmod " + rel + y->name);
+          }
+        } else if (x->kind != y->kind || x->digest != y->digest) {
+          TRY(Remove(dirfd, *x, rel));
+          TRY(Add(dirfd, *y, rel, depth));
         }
-        case EntryKind::kSymlink: {
-          const std::string* target = TRY_CTX(LinkTarget(e.digest), path);
-          if (::symlinkat(target->c_str(), dirfd, e.name.c_str()) != 0) return FailErrno("symlink " + path);
-          ++stats_.symlinks;
-          break;
-        }
-        case EntryKind::kDir: {
-          if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0) return FailErrno("create " + path);
-          ++stats_.dirs;
-          UniqueFd sub = TRY(OpenDirAt(dirfd, e.name));
-          TRY(Fill(sub.get(), e.digest, path + "/", depth + 1));
-          // Read-only once filled.
-          if (::fchmod(sub.get(), 0555) != 0) return FailErrno("chmod " + path);
-          break;
-        }
+        ++i;
+        ++j;
       }
     }
     return {};
   }
 
  private:
+  // One entry of a tree, made in `dirfd`.
+  Result<void> Add(int dirfd, const TreeEntry& e, const std::string& rel, int depth) {
+    const std::string path = rel + e.name;
+    switch (e.kind) {
+      case EntryKind::kFile:
+        TRY_CTX(LinkFile(blobs_fd_, e.digest, dirfd, e.name, 0444), path);
+        break;
+      case EntryKind::kExec: {
+        bool made = TRY_CTX(store_detail::EnsureExecCopy(blobs_fd_, exec_fd_, e.digest), path);
+        if (made) ++stats_.exec_made;
+        TRY_CTX(LinkFile(exec_fd_, e.digest, dirfd, e.name, 0555), path);
+        break;
+      }
+      case EntryKind::kSymlink: {
+        const std::string* target = TRY_CTX(LinkTarget(e.digest), path);
+        if (::symlinkat(target->c_str(), dirfd, e.name.c_str()) != 0) return FailErrno("symlink " + path);
+        ++stats_.symlinks;
+        break;
+      }
+      case EntryKind::kDir: {
+        if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0) return FailErrno("create " + path);
+        ++stats_.dirs;
+        UniqueFd sub = TRY(OpenDirAt(dirfd, e.name));
+        TRY(Fill(sub.get(), e.digest, path + "/", depth + 1));
+        // Read-only once filled.
+        if (::fchmod(sub.get(), 0555) != 0) return FailErrno("chmod " + path);
+        break;
+      }
+    }
+    return {};
+  }
+
+  // An entry of the old tree that the new one has not (or not so).
+  Result<void> Remove(int dirfd, const TreeEntry& e, const std::string& rel) {
+    if (e.kind == EntryKind::kDir) return store_detail::RemoveTreeAt(dirfd, e.name);
+    if (::unlinkat(dirfd, e.name.c_str(), 0) != 0 && errno != ENOENT) return FailErrno("remove " + rel + e.name);
+    return {};
+  }
+
   // Parsed trees by digest: equal subtrees are read once.
   Result<const Tree*> Load(const image::Digest& d) {
     if (auto it = trees_.find(d); it != trees_.end()) return &it->second;
@@ -182,6 +235,27 @@ class BrokenTrees {
   std::vector<image::Digest> missing_;
 };
 
+// ServiceDir/.spare-<root hex>: a complete copy of a tree, kept for the next materialisation.
+constexpr const char* kSparePrefix = ".spare-";
+
+// The names in an open directory ("." and ".." left out; none on error).
+std::vector<std::string> ListNames(int dirfd) {
+  std::vector<std::string> out;
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return out;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return out;
+  }
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(std::move(n));
+  }
+  ::closedir(dir);
+  return out;
+}
+
 bool IsDirAt(int dirfd, const std::string& name) {
   struct stat st;
   return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
@@ -278,7 +352,19 @@ Result<std::string> ReleaseStore::Build(const std::string& app, const std::strin
 
   const std::string tmp = ".tmp-" + name;
   TRY_CTX(store_detail::RemoveTreeAt(sfd.get(), tmp), ctx);
-  if (::mkdirat(sfd.get(), tmp.c_str(), 0700) != 0) return FailErrno(ctx + ": create " + tmp);
+  // A spare copy of an earlier tree (PrepareSpare) becomes this one by
+  // patching what differs; else the tree is built whole.
+  std::optional<image::Digest> spare_root;
+  if (!replace) {
+    std::lock_guard<std::mutex> g(impl_->spare_mu);
+    for (const auto& n : ListNames(sfd.get())) {
+      if (!n.starts_with(kSparePrefix)) continue;
+      auto d = image::Digest::Parse("sha256:" + n.substr(std::string(kSparePrefix).size()));
+      if (d && ::renameat(sfd.get(), n.c_str(), sfd.get(), tmp.c_str()) == 0) spare_root = *d;
+      break;
+    }
+  }
+  if (!spare_root && ::mkdirat(sfd.get(), tmp.c_str(), 0700) != 0) return FailErrno(ctx + ": create " + tmp);
   MaterialiseStats stats;
   bool raced = false;
   bool replaced = false;
@@ -286,7 +372,11 @@ Result<std::string> ReleaseStore::Build(const std::string& app, const std::strin
     UniqueFd top = TRY(OpenDirAt(sfd.get(), tmp));
     ++stats.dirs;
     Materialiser m(impl_->blobs_fd.get(), impl_->exec_fd.get(), impl_->link_fault.load(), stats);
-    TRY(m.Fill(top.get(), root, "", 0));
+    if (spare_root) {
+      TRY(m.Patch(top.get(), *spare_root, root, "", 0));
+    } else {
+      TRY(m.Fill(top.get(), root, "", 0));
+    }
     // exec copies are new files with data: durable before anything names them.
     if (stats.exec_made > 0 && ::syncfs(top.get()) != 0) return FailErrno("syncfs");
     if (::fchmod(top.get(), 0555) != 0) return FailErrno("chmod " + tmp);
@@ -327,6 +417,40 @@ Result<std::string> ReleaseStore::Build(const std::string& app, const std::strin
   }
   if (stats_out && !raced) *stats_out = stats;
   return path;
+}
+
+Result<void> ReleaseStore::PrepareSpare(const std::string& app, const std::string& svc, const image::Digest& root) {
+  const std::string ctx = "prepare a spare tree for " + app + "/" + svc;
+  std::lock_guard<std::mutex> g(impl_->spare_mu);
+  UniqueFd sfd = TRY_CTX(impl_->OpenServiceDir(app, svc), ctx);
+  const std::string want = kSparePrefix + root.hex();
+  bool have = false;
+  for (const auto& n : ListNames(sfd.get())) {
+    if (n == want) {
+      have = true;
+    } else if (n.starts_with(kSparePrefix)) {
+      TRY_CTX(store_detail::RemoveTreeAt(sfd.get(), n), ctx);
+    }
+  }
+  if (have) return {};
+  image::GcLock lock = TRY_CTX(image::GcLock::Acquire(impl_->content.root(), image::GcLock::Mode::kShared), ctx);
+  const std::string tmp = ".tmp-spare";
+  TRY_CTX(store_detail::RemoveTreeAt(sfd.get(), tmp), ctx);
+  if (::mkdirat(sfd.get(), tmp.c_str(), 0700) != 0) return FailErrno(ctx + ": create " + tmp);
+  Result<void> r = [&]() -> Result<void> {
+    UniqueFd top = TRY(OpenDirAt(sfd.get(), tmp));
+    MaterialiseStats stats;
+    Materialiser m(impl_->blobs_fd.get(), impl_->exec_fd.get(), impl_->link_fault.load(), stats);
+    TRY(m.Fill(top.get(), root, "", 0));
+    if (::fchmod(top.get(), 0555) != 0) return FailErrno("chmod " + tmp);
+    if (::renameat(sfd.get(), tmp.c_str(), sfd.get(), want.c_str()) != 0) return FailErrno("rename " + tmp);
+    return {};
+  }();
+  if (!r) {
+    (void)store_detail::RemoveTreeAt(sfd.get(), tmp);
+    return Fail(std::move(r.error()).Wrap(ctx));
+  }
+  return {};
 }
 
 bool ReleaseStore::IsMaterialised(const std::string& app, const std::string& svc, int64_t release) const {

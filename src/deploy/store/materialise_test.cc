@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "common/file.h"
@@ -428,6 +429,54 @@ TEST_F(MaterialiseTest, GcStopsOnAnUnreadableKeptTree) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("nothing was removed"), std::string::npos) << r.error().message();
   EXPECT_TRUE(store_->Has(image::Sha256Of("unreferenced")));
+}
+
+}  // namespace
+}  // namespace moor::deploy
+
+namespace moor::deploy {
+namespace {
+
+// A spare copy of release 1's tree becomes release 2 by patching only what differs.
+TEST_F(MaterialiseTest, SparePatchedIntoTheNextReleaseTouchesOnlyWhatChanged) {
+  TreeMaker m;
+  image::Digest v1 = SmallApp(m);
+  auto lib2 = m.Dir("lib", {m.File("util.php", "<?php function u2() {}"), m.File("empty", "")});
+  image::Digest v2 = m.Root({
+      m.File("index.php", "<?php require 'lib/util.php';"),
+      m.File("run.sh", "#!/bin/sh\necho hi\n"),  // exec bit dropped
+      lib2,                                        // one file changed inside
+      m.Dir("public", {m.File("app.css", "body{}"), m.Dir("vendor", {m.File("x.js", "1")}), m.Dir("empty", {})}),
+      m.File("copy", "now a file"),                // a directory became a file
+      m.Dir("new", {m.File("a.php", "new")}),      // added; current-lib removed
+  });
+  Upload(m);
+  ASSERT_TRUE(store_->Materialise("shop", "php", 1, v1));
+  ASSERT_TRUE(store_->PrepareSpare("shop", "php", v1));
+  EXPECT_TRUE(std::filesystem::exists(Svc() + "/.spare-" + v1.hex()));
+  MaterialiseStats stats;
+  auto path = store_->Materialise("shop", "php", 2, v2, &stats);
+  ASSERT_TRUE(path) << path.error().message();
+  // run.sh, lib/util.php, copy, new/a.php: 4 links; not the 7 files of a whole build.
+  EXPECT_EQ(stats.files, 4);
+  EXPECT_FALSE(std::filesystem::exists(Svc() + "/.spare-" + v1.hex()));  // taken
+  auto ok2 = store_->CheckMaterialised("shop", "php", 2, v2);
+  ASSERT_TRUE(ok2) << ok2.error().message();
+  EXPECT_TRUE(*ok2);
+  auto ok1 = store_->CheckMaterialised("shop", "php", 1, v1);
+  ASSERT_TRUE(ok1) << ok1.error().message();
+  EXPECT_TRUE(*ok1) << "release 1 must be untouched";
+  EXPECT_EQ(Lstat(Svc() + "/2/lib/util.php").st_ino, Lstat(BlobPath(TreeMaker::BlobDigest("<?php function u2() {}"))).st_ino);
+  EXPECT_EQ(Lstat(Svc() + "/2/run.sh").st_mode & 07777, 0444u);
+  EXPECT_EQ(Lstat(Svc() + "/2").st_mode & 07777, 0555u);
+  EXPECT_EQ(Lstat(Svc() + "/2/lib").st_mode & 07777, 0555u);
+  EXPECT_EQ(Lstat(Svc() + "/2/new").st_mode & 07777, 0555u);
+  // A spare of another tree is replaced, not patched twice.
+  ASSERT_TRUE(store_->PrepareSpare("shop", "php", v2));
+  ASSERT_TRUE(store_->PrepareSpare("shop", "php", v1));
+  EXPECT_FALSE(std::filesystem::exists(Svc() + "/.spare-" + v2.hex()));
+  EXPECT_TRUE(std::filesystem::exists(Svc() + "/.spare-" + v1.hex()));
+  EXPECT_EQ(store_->ListMaterialised("shop", "php"), (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace

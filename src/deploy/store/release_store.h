@@ -109,6 +109,12 @@ class ReleaseStore {
   // For a live tree CheckMaterialised found damaged (recovery).
   Result<std::string> Rematerialise(const std::string& app, const std::string& svc, int64_t release,
                                     const image::Digest& root, MaterialiseStats* stats = nullptr);
+  // Keeps a complete copy of tree `root` at ServiceDir/.spare-<hex> (built
+  // whole; any other spare is removed). The next Materialise of the service
+  // takes it and patches only what differs from `root`, so a release that
+  // changes a few files costs a few syscalls, not one per file. Run off the
+  // critical path (the deploy service's janitor, after a release went live).
+  Result<void> PrepareSpare(const std::string& app, const std::string& svc, const image::Digest& root);
   bool IsMaterialised(const std::string& app, const std::string& svc, int64_t release) const;
   // Checks that ServiceDir/N holds exactly tree `root` (names and types, via
   // fstatat; not file contents). Used after a reboot.

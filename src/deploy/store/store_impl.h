@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <string>
 
@@ -21,6 +22,7 @@ struct ReleaseStore::Impl {
   UniqueFd exec_fd;             // content/exec
   UniqueFd releases_fd;
   std::atomic<int> link_fault{0};  // SetLinkFaultForTest
+  std::mutex spare_mu;             // PrepareSpare, and a Materialise taking the spare
 
   // ServiceDir(app, svc), opened (names checked: one path component each).
   Result<UniqueFd> OpenServiceDir(const std::string& app, const std::string& svc) const;
