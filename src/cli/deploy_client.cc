@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -26,6 +27,7 @@ using nlohmann::json;
 namespace {
 
 constexpr int64_t kMaxPackBytes = 16 << 20;   // one POST …/blobs or …/trees body
+constexpr int64_t kBlobPackBytes = 4 << 20;   // blob packs: smaller, so reading and sending overlap
 constexpr int64_t kLargeBlobBytes = 8 << 20;  // above: PUT …/blobs/{digest} in pieces
 constexpr int64_t kPieceBytes = 16 << 20;     // one PUT's piece
 constexpr int kMaxConflicts = 3;              // 409 answers tolerated per large blob
@@ -210,11 +212,23 @@ class Deployer {
     return it == blobs_->end() ? nullptr : &it->second;
   }
 
-  // Small blobs in packs, then large ones in resumable pieces.
+  // Small blobs in packs, then large ones in resumable pieces. A pack is
+  // sent on a second thread while the next one is read (one request in
+  // flight: the transport is used by one thread at a time).
   Result<void> SendBlobs(const std::vector<std::string>& hexes, const std::map<std::string, int64_t>& partial) {
     std::vector<std::string> large;
     std::string pack;
     int64_t in_pack = 0, pack_bytes = 0;
+    std::future<Result<json>> inflight;
+    auto send = [&]() -> Result<void> {
+      if (inflight.valid()) TRY(inflight.get());
+      inflight = std::async(std::launch::async, [this, p = std::move(pack)] { return PostPack("/blobs", p); });
+      out_.blobs_sent += in_pack;
+      out_.bytes_sent += pack_bytes;
+      pack.clear();
+      in_pack = pack_bytes = 0;
+      return {};
+    };
     for (auto& hex : hexes) {
       const auto* src = Source(hex);
       if (!src) return FailInvalid("deploy: the daemon asked for blob sha256:" + hex + ", which is not in this scan");
@@ -223,22 +237,13 @@ class Deployer {
         continue;
       }
       auto data = TRY(ReadBlob(image::Digest::FromHex(hex), *src));
-      if (!pack.empty() && static_cast<int64_t>(pack.size() + data.size()) + 96 > kMaxPackBytes) {
-        TRY(PostPack("/blobs", pack));
-        out_.blobs_sent += in_pack;
-        out_.bytes_sent += pack_bytes;
-        pack.clear();
-        in_pack = pack_bytes = 0;
-      }
+      if (!pack.empty() && static_cast<int64_t>(pack.size() + data.size()) + 96 > kBlobPackBytes) TRY(send());
       AppendPack(&pack, hex, data);
       ++in_pack;
       pack_bytes += static_cast<int64_t>(data.size());
     }
-    if (!pack.empty()) {
-      TRY(PostPack("/blobs", pack));
-      out_.blobs_sent += in_pack;
-      out_.bytes_sent += pack_bytes;
-    }
+    if (!pack.empty()) TRY(send());
+    if (inflight.valid()) TRY(inflight.get());
     for (auto& hex : large) {
       auto it = partial.find(hex);
       TRY(SendLarge(hex, *Source(hex), it == partial.end() ? 0 : it->second));

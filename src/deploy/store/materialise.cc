@@ -86,6 +86,53 @@ class Materialiser {
     return {};
   }
 
+  // Entries below tree `d`, counting no further than `limit`.
+  Result<int64_t> CountEntries(const image::Digest& d, int64_t limit, int depth) {
+    if (depth > kMaxDepth) return limit;
+    const Tree* t = TRY(Load(d));
+    int64_t n = 0;
+    for (const auto& e : t->entries) {
+      if (n >= limit) break;
+      n += e.kind == EntryKind::kDir ? 1 + TRY(CountEntries(e.digest, limit - n, depth + 1)) : 1;
+    }
+    return n;
+  }
+
+  // How many entries Patch(from → to) would touch, counting no further than
+  // `limit` (only trees are read, and only where digests differ).
+  Result<int64_t> CountChanges(const image::Digest& from, const image::Digest& to, int64_t limit, int depth = 0) {
+    if (from == to || depth > kMaxDepth) return 0;
+    const Tree* a = TRY(Load(from));
+    const Tree* b = TRY(Load(to));
+    int64_t n = 0;
+    size_t i = 0, j = 0;
+    while ((i < a->entries.size() || j < b->entries.size()) && n < limit) {
+      const TreeEntry* x = i < a->entries.size() ? &a->entries[i] : nullptr;
+      const TreeEntry* y = j < b->entries.size() ? &b->entries[j] : nullptr;
+      int c = !x ? 1 : !y ? -1 : x->name.compare(y->name);
+      if (c != 0) {
+        // An entry added or removed; a directory with everything in it.
+        const TreeEntry* e = c < 0 ? x : y;
+        if (e == nullptr) break;  // not reached: c says which side has an entry
+        n += e->kind == EntryKind::kDir ? 1 + TRY(CountEntries(e->digest, limit - n, depth + 1)) : 1;
+        if (c < 0) {
+          ++i;
+        } else {
+          ++j;
+        }
+        continue;
+      }
+      if (x->kind == EntryKind::kDir && y->kind == EntryKind::kDir) {
+        n += TRY(CountChanges(x->digest, y->digest, limit - n, depth + 1));
+      } else if (x->kind != y->kind || x->digest != y->digest) {
+        n += 2;
+      }
+      ++i;
+      ++j;
+    }
+    return n;
+  }
+
  private:
   // One entry of a tree, made in `dirfd`.
   Result<void> Add(int dirfd, const TreeEntry& e, const std::string& rel, int depth) {
@@ -237,6 +284,8 @@ class BrokenTrees {
 
 // ServiceDir/.spare-<root hex>: a complete copy of a tree, kept for the next materialisation.
 constexpr const char* kSparePrefix = ".spare-";
+// Changed entries beyond which a release is built whole rather than patched from the spare.
+constexpr int64_t kSpareMaxChanges = 1000;
 
 // The names in an open directory ("." and ".." left out; none on error).
 std::vector<std::string> ListNames(int dirfd) {
@@ -354,13 +403,21 @@ Result<std::string> ReleaseStore::Build(const std::string& app, const std::strin
   TRY_CTX(store_detail::RemoveTreeAt(sfd.get(), tmp), ctx);
   // A spare copy of an earlier tree (PrepareSpare) becomes this one by
   // patching what differs; else the tree is built whole.
+  // Patching pays a removal and a link per change: with more than
+  // kSpareMaxChanges the whole build is cheaper, and the spare is left for
+  // the next release.
   std::optional<image::Digest> spare_root;
   if (!replace) {
     std::lock_guard<std::mutex> g(impl_->spare_mu);
     for (const auto& n : ListNames(sfd.get())) {
       if (!n.starts_with(kSparePrefix)) continue;
       auto d = image::Digest::Parse("sha256:" + n.substr(std::string(kSparePrefix).size()));
-      if (d && ::renameat(sfd.get(), n.c_str(), sfd.get(), tmp.c_str()) == 0) spare_root = *d;
+      if (!d) break;
+      MaterialiseStats none;
+      Materialiser probe(impl_->blobs_fd.get(), impl_->exec_fd.get(), 0, none);
+      auto changes = probe.CountChanges(*d, root, kSpareMaxChanges);
+      if (changes && *changes < kSpareMaxChanges && ::renameat(sfd.get(), n.c_str(), sfd.get(), tmp.c_str()) == 0)
+        spare_root = *d;
       break;
     }
   }

@@ -481,3 +481,26 @@ TEST_F(MaterialiseTest, SparePatchedIntoTheNextReleaseTouchesOnlyWhatChanged) {
 
 }  // namespace
 }  // namespace moor::deploy
+
+namespace moor::deploy {
+namespace {
+
+TEST_F(MaterialiseTest, ATreeUnlikeTheSpareIsBuiltWholeAndTheSpareKept) {
+  TreeMaker m;
+  image::Digest v1 = SmallApp(m);
+  std::vector<TreeEntry> many;
+  for (int i = 0; i < 1200; ++i) many.push_back(m.File("f" + std::to_string(i), "content " + std::to_string(i)));
+  image::Digest big = m.Root({m.Dir("all", std::move(many))});
+  Upload(m);
+  ASSERT_TRUE(store_->Materialise("shop", "php", 1, v1));
+  ASSERT_TRUE(store_->PrepareSpare("shop", "php", v1));
+  MaterialiseStats stats;
+  ASSERT_TRUE(store_->Materialise("shop", "php", 2, big, &stats));
+  EXPECT_EQ(stats.files, 1200);
+  EXPECT_TRUE(std::filesystem::exists(Svc() + "/.spare-" + v1.hex()));
+  auto ok = store_->CheckMaterialised("shop", "php", 2, big);
+  ASSERT_TRUE(ok && *ok);
+}
+
+}  // namespace
+}  // namespace moor::deploy

@@ -2,6 +2,11 @@
 // closure check). Verified before anything gets a name.
 #include <sys/stat.h>
 
+#include <functional>
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include "deploy/store/pack.h"
 #include "deploy/store/release_store.h"
 #include "deploy/store/store_impl.h"
@@ -25,18 +30,50 @@ Result<image::GcLock> SharedGcLock(const image::ContentStore& content) {
 
 Result<PackResult> ReleaseStore::PutBlobPack(std::string_view pack) {
   image::GcLock lock = TRY(SharedGcLock(impl_->content));
-  PackResult out;
+  // Parse, verify, then store everything before the first bad entry, so
+  // nothing after a bad entry is stored. Verifying and storing run on two
+  // threads for a pack of many entries.
+  std::vector<store_detail::PackEntry> entries;
+  std::optional<Error> parse_error;
   for (size_t pos = 0; pos < pack.size();) {
-    store_detail::PackEntry e = TRY(NextPackEntry(pack, &pos));
-    image::Digest got = image::Sha256Of(e.bytes);
-    if (got != e.digest) return Fail(CorruptUpload(e.digest, got));
-    bool added = TRY_CTX(impl_->content.WriteBlobUnsynced(e.bytes, e.digest), "store blob " + e.digest.str());
-    out.stored.push_back(e.digest);
-    if (added) {
+    auto e = NextPackEntry(pack, &pos);
+    if (!e) {
+      parse_error = std::move(e.error());
+      break;
+    }
+    entries.push_back(std::move(*e));
+  }
+  const size_t n = entries.size();
+  const size_t workers = n >= 64 ? 2 : 1;
+  auto in_parallel = [&](const std::function<void(size_t)>& f) {
+    std::vector<std::thread> extra;
+    for (size_t w = 1; w < workers; ++w) {
+      extra.emplace_back([&, w] {
+        for (size_t i = w; i < n; i += workers) f(i);
+      });
+    }
+    for (size_t i = 0; i < n; i += workers) f(i);
+    for (auto& t : extra) t.join();
+  };
+  std::vector<image::Digest> got(n);
+  in_parallel([&](size_t i) { got[i] = image::Sha256Of(entries[i].bytes); });
+  size_t good = 0;
+  while (good < n && got[good] == entries[good].digest) ++good;
+  std::vector<Result<bool>> added(good, Result<bool>(false));
+  in_parallel([&](size_t i) {
+    if (i < good) added[i] = impl_->content.WriteBlobUnsynced(entries[i].bytes, entries[i].digest);
+  });
+  PackResult out;
+  for (size_t i = 0; i < good; ++i) {
+    if (!added[i]) return Fail(std::move(added[i].error()).Wrap("store blob " + entries[i].digest.str()));
+    out.stored.push_back(entries[i].digest);
+    if (*added[i]) {
       ++out.files;
-      out.bytes += static_cast<int64_t>(e.bytes.size());
+      out.bytes += static_cast<int64_t>(entries[i].bytes.size());
     }
   }
+  if (good < n) return Fail(CorruptUpload(entries[good].digest, got[good]));
+  if (parse_error) return Fail(std::move(*parse_error));
   return out;
 }
 
