@@ -357,7 +357,8 @@ Result<int> CmdReleases(const Globals& g, const std::vector<std::string>& args) 
     Out(list.dump(2) + "\n");
     return 0;
   }
-  std::vector<std::string> head = {"RELEASE", "STATE", "CODE", "IMAGE", "WHO", "CREATED", "LIVE", "INSTANCES", "SENT"};
+  std::vector<std::string> head = {"RELEASE", "STATE",     "CODE",      "IMAGE", "CONFIG",
+                                   "WHO",     "CREATED",   "LIVE",      "INSTANCES", "SENT"};
   if (service.empty()) head.insert(head.begin(), "SERVICE");
   Table tab(head);
   for (auto& e : list) {
@@ -376,11 +377,13 @@ Result<int> CmdReleases(const Globals& g, const std::vector<std::string>& args) 
         state.empty() ? "-" : state,
         code ? code->Short() : "-",
         image,
+        Str(e, "config_digest").empty() ? "-" : Str(e, "config_digest").substr(0, 12),
         Str(e, "who").empty() ? "-" : Str(e, "who"),
         Ago(Str(e, "created")),
         live_at.empty() ? "-" : Ago(live_at),
         std::to_string(instances),
-        HumanBytes(Int(e, "bytes_sent")) + " (" + std::to_string(Int(e, "files_sent")) + " files)",
+        HumanBytes(Int(e, "bytes_sent")) + " (" + std::to_string(Int(e, "files_sent")) +
+            (Int(e, "files_sent") == 1 ? " file)" : " files)"),
     };
     if (service.empty()) row.insert(row.begin(), Str(e, "service"));
     tab.Add(std::move(row));
