@@ -47,6 +47,9 @@ struct DeployService::Impl {
   std::map<std::string, std::shared_ptr<std::mutex>> switch_locks;  // "app/svc" → held while switching
   std::mutex written_mu;
   std::map<std::string, std::vector<image::Digest>> written;  // session → blobs and trees it wrote
+  // Sessions whose written list is incomplete (a pack failed half way, or the
+  // upload began before this daemon started): their commit syncs everything.
+  std::set<std::string> unsure;
 
   // Ledger access under ledger_mu.
   template <class F>

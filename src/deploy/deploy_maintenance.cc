@@ -127,6 +127,10 @@ Result<json> DeployService::Impl::Prune(const std::string& app, const std::strin
   std::unique_ptr<app::AppBackend> backend;
   for (auto& s : TRY(L([&](Ledger& l) { return l.ListServices(app); }))) {
     if (!svc.empty() && s.service != svc) continue;
+    // A switch or rollback in progress may need the very release retention would drop.
+    auto lock = SwitchLock(s.app, s.service);
+    std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
+    if (!held.owns_lock()) continue;
     if (!backend) backend = TRY(backends());
     RetentionInput in;
     in.releases = TRY(L([&](Ledger& l) { return l.ListReleases(s.app, s.service); }));
@@ -138,7 +142,10 @@ Result<json> DeployService::Impl::Prune(const std::string& app, const std::strin
     in.grace_ns = opts.grace_ns;
     for (int64_t id : PlanPrune(in)) {
       if (!store->IsMaterialised(s.app, s.service, id)) continue;
-      TRY(store->RemoveRelease(s.app, s.service, id));
+      if (auto r = store->RemoveRelease(s.app, s.service, id); !r) {
+        log::Warn("deploy prune " + s.app + "/" + s.service + ": " + r.error().message());
+        continue;
+      }
       ++releases_removed;
     }
   }

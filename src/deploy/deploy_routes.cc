@@ -39,7 +39,12 @@ Result<json> Body(const api::Request& req) {
 
 std::string Who(const api::Request& req, const api::ResponseWriter& w, const std::string& identity) {
   std::string said;
-  if (auto it = req.headers.find("x-moor-who"); it != req.headers.end()) said = it->second.substr(0, 200);
+  if (auto it = req.headers.find("x-moor-who"); it != req.headers.end()) {
+    // Shown in `moor releases` later: no control characters (terminal escapes).
+    for (char c : it->second.substr(0, 200)) {
+      if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) said += c;
+    }
+  }
   if (!identity.empty()) return said.empty() || said == identity ? identity : identity + " (" + said + ")";
   int uid = w.PeerUid();
   std::string user = "uid " + std::to_string(uid);
@@ -198,13 +203,24 @@ void DeployService::AddRemoteRoutes(api::Router& router) {
       if (identity.empty()) {
         std::string auth;
         if (auto it = req.headers.find("authorization"); it != req.headers.end()) auth = it->second;
+        // The token is checked against the app the handler acts on: a
+        // session's own app, else the body's; a query naming another is refused.
         std::string app = req.Query("app").value_or("");
-        if (app.empty() && !req.body.empty() && req.body[0] == '{') {
+        std::string body_app;
+        if (!req.body.empty() && req.body[0] == '{') {
           json j = json::parse(req.body, nullptr, false);
-          if (j.is_object()) app = j.value("app", "");
+          if (j.is_object() && j.contains("app") && j["app"].is_string()) body_app = j["app"].get<std::string>();
         }
-        if (app.empty() && req.params.count("id")) {
-          if (auto row = impl_->SessionRow(req.Param("id"))) app = row->app;
+        if (!body_app.empty()) {
+          if (!app.empty() && app != body_app) {
+            w.SendError(400, "the request names two apps (" + app + " in the query, " + body_app + " in the body)");
+            return;
+          }
+          app = body_app;
+        }
+        if (req.params.count("id")) {
+          auto row = impl_->SessionRow(req.Param("id"));
+          app = row ? row->app : "";
         }
         auto name = Authenticate(auth, app);
         if (!name) {

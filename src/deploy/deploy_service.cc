@@ -55,6 +55,13 @@ Result<std::vector<image::Digest>> DigestList(const json& j, const char* key) {
   return out;
 }
 
+// Uploads go only to a release still uploading.
+Result<void> Uploading(const ReleaseRow& row) {
+  if (row.state == ReleaseState::kUploading) return {};
+  return Fail(Error(EBUSY, "release " + std::to_string(row.id) + " is " + std::string(StateName(row.state)) +
+                               ": its upload is over; run moor deploy again"));
+}
+
 }  // namespace
 
 int64_t UnixNowNs() {
@@ -175,14 +182,27 @@ void DeployService::Impl::NoteWritten(const std::string& session, const std::vec
 
 Result<json> DeployService::PutService(const std::string& app, const std::string& svc, const json& body) {
   if (!ValidName(app, 128) || !ValidName(svc, 128)) return FailInvalid("bad app or service name");
-  auto cfg = TRY(ParseServiceConfig(body));
+  // A record without a replica's body (moor up's first PUT, which learns
+  // where the releases are) keeps the body and files stored before.
+  json merged = body;
+  if (merged.is_object() && !merged.contains("body")) {
+    if (auto old = impl_->L([&](Ledger& l) { return l.GetService(app, svc); }); old && *old) {
+      json prev = json::parse((*old)->record_json, nullptr, false);
+      if (prev.is_object()) {
+        for (const char* k : {"body", "files"}) {
+          if (prev.contains(k)) merged[k] = prev[k];
+        }
+      }
+    }
+  }
+  auto cfg = TRY(ParseServiceConfig(merged));
   ServiceRecord r;
   r.app = app;
   r.service = svc;
   r.strategy = cfg.strategy;
   r.batch = cfg.batch;
   r.reload_signal = cfg.reload_signal;
-  r.record_json = body.dump();
+  r.record_json = merged.dump();
   r.updated_ns = UnixNowNs();
   TRY(impl_->L([&](Ledger& l) { return l.PutService(r); }));
   TRY(impl_->store->EnsureServiceDir(app, svc));
@@ -259,6 +279,8 @@ Result<json> DeployService::OpenSession(const json& body, const std::string& who
   if (existing) {
     row = *existing;
     resumed = true;
+    std::lock_guard<std::mutex> g(impl_->written_mu);
+    if (!impl_->written.count(row.session)) impl_->unsure.insert(row.session);
   } else {
     ReleaseRow n;
     n.app = app;
@@ -292,11 +314,14 @@ Result<json> DeployService::Have(const std::string& session, const json& body) {
 
 Result<PackResult> DeployService::PutBlobs(const std::string& session, std::string_view pack) {
   auto row = TRY(impl_->SessionRow(session));
-  if (row.state != ReleaseState::kUploading)
-    return Fail(Error(EBUSY, "release " + std::to_string(row.id) + " is " + std::string(StateName(row.state)) +
-                                 ": its upload is over; run moor deploy again"));
+  TRY(Uploading(row));
   auto r = impl_->store->PutBlobPack(pack);
-  if (!r) return Fail(std::move(r.error()));
+  if (!r) {
+    // Entries before the bad one were stored without being listed.
+    std::lock_guard<std::mutex> g(impl_->written_mu);
+    impl_->unsure.insert(session);
+    return Fail(std::move(r.error()));
+  }
   impl_->NoteWritten(session, r->stored);
   TRY(impl_->L([&](Ledger& l) { return l.AddSent(row.app, row.service, row.id, r->files, r->bytes); }));
   return r;
@@ -305,6 +330,7 @@ Result<PackResult> DeployService::PutBlobs(const std::string& session, std::stri
 Result<int64_t> DeployService::PutBlobPart(const std::string& session, const std::string& digest, int64_t offset,
                                            int64_t size, std::string_view data, int64_t* current_offset) {
   auto row = TRY(impl_->SessionRow(session));
+  TRY(Uploading(row));
   auto d = TRY(image::Digest::Parse(digest));
   int64_t off = TRY(impl_->store->PutBlobPart(d, offset, size, data, current_offset));
   TRY(impl_->L([&](Ledger& l) {
@@ -317,8 +343,13 @@ Result<int64_t> DeployService::PutBlobPart(const std::string& session, const std
 Result<PackResult> DeployService::PutTrees(const std::string& session, std::string_view pack,
                                            std::vector<image::Digest>* missing) {
   auto row = TRY(impl_->SessionRow(session));
+  TRY(Uploading(row));
   auto r = impl_->store->PutTreePack(pack, missing);
-  if (!r) return Fail(std::move(r.error()));
+  if (!r) {
+    std::lock_guard<std::mutex> g(impl_->written_mu);
+    impl_->unsure.insert(session);
+    return Fail(std::move(r.error()));
+  }
   impl_->NoteWritten(session, r->stored);
   return r;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "api/http.h"
 #include "app/code_release.h"
 #include "app/fake_app_backend.h"
 #include "deploy/ledger/ledger.h"
@@ -459,6 +460,88 @@ TEST_F(DeployServiceTest, AnImageDeployRollsNewContainersWithTheLiveCode) {
   EXPECT_EQ(rel[0]["image_ref"], "img:2");
   EXPECT_EQ(rel[0]["image_id"], "sha256:img:2");
   EXPECT_EQ(rel[1]["image_id"], "sha256:img:1");
+}
+
+// Records a route's answer (the remote routes' token check).
+class Writer : public api::ResponseWriter {
+ public:
+  void Send(api::Response r) override { sent = std::move(r); }
+  void StartStream(int status, api::Headers) override { sent.status = status; }
+  bool Write(std::string_view chunk) override {
+    sent.body.append(chunk);
+    return true;
+  }
+  bool ClientGone() override { return false; }
+  UniqueFd Hijack(api::Headers, std::string*) override { return UniqueFd(); }
+  int PeerUid() const override { return -1; }
+  api::Response sent{.status = 0, .headers = {}, .body = {}};
+};
+
+TEST_F(DeployServiceTest, ARemoteTokenActsOnlyOnItsOwnApp) {
+  PutService("reload");
+  ASSERT_TRUE(svc_->PutService("bank", "php", {{"strategy", "reload"}, {"image", "img:1"}}));
+  std::string token = (*svc_->CreateToken("ci", "shop"))["token"];
+  api::Router remote;
+  svc_->AddRemoteRoutes(remote);
+  auto call = [&](const std::string& method, const std::string& target, const json& body) {
+    api::Request req;
+    req.method = method;
+    req.target = target;
+    auto q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) req.query = api::ParseQuery(target.substr(q + 1));
+    req.headers["authorization"] = "Bearer " + token;
+    req.body = body.dump();
+    Writer w;
+    remote.Dispatch(req, w);
+    return w.sent;
+  };
+  Code v1 = MakeCode({{"index.php", "v1"}});
+  json open = {{"app", "bank"}, {"service", "php"}, {"root", v1.root.str()}, {"trees", DigestsJson(v1.trees)}};
+  // The query names the token's app, the body another: refused.
+  EXPECT_EQ(call("POST", "/v1/moor/deploy/sessions?app=shop", open).status, 400);
+  EXPECT_EQ(call("POST", "/v1/moor/deploy/sessions", open).status, 401);
+  open["app"] = "shop";
+  auto ok = call("POST", "/v1/moor/deploy/sessions", open);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  // A session of another app, reached with this token and a query naming its own app: refused.
+  json bank = *svc_->OpenSession({{"app", "bank"}, {"service", "php"}, {"root", v1.root.str()}, {"trees", DigestsJson(v1.trees)}}, "x");
+  EXPECT_EQ(call("POST", "/v1/moor/deploy/sessions/" + bank["session"].get<std::string>() + "/commit?app=shop", json::object()).status, 401);
+  EXPECT_EQ(call("POST", "/v1/moor/deploy/rollback?app=shop", {{"app", "bank"}, {"service", "php"}}).status, 400);
+}
+
+TEST_F(DeployServiceTest, ARollingReplicaThatFailsToStartLiftsTheGate) {
+  PutService("rolling");
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
+  AddContainer("shop-php-1", 1, 1);
+  gate_.calls.clear();
+  fake_.fail_start_of = "shop-php-2";
+  ASSERT_FALSE(Deploy(MakeCode({{"index.php", "v2"}})));
+  EXPECT_EQ(fake_.Running(), std::vector<std::string>{"shop-php-1"});
+  EXPECT_EQ(fake_.ctrs.size(), 1u);
+  EXPECT_EQ(gate_.calls, (std::vector<std::string>{"php=1", "php="}));
+}
+
+TEST_F(DeployServiceTest, TheRecordWithoutABodyKeepsTheStoredOne) {
+  PutService("rolling");
+  ASSERT_TRUE(svc_->PutService("shop", "php", {{"strategy", "rolling"}, {"image", "img:1"}}));
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
+  AddContainer("shop-php-1", 1, 1);
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v2"}})));
+  for (auto& [id, c] : fake_.ctrs) EXPECT_EQ(c.body["Image"], "img:1") << c.body.dump();
+}
+
+TEST_F(DeployServiceTest, UploadsToAFinishedReleaseAreRefused) {
+  PutService("reload");
+  Code v1 = MakeCode({{"index.php", "v1"}});
+  json s = *Open(v1);
+  ASSERT_TRUE(svc_->PutBlobs(s["session"], v1.blob_pack));
+  ASSERT_TRUE(svc_->PutTrees(s["session"], v1.tree_pack, nullptr));
+  ASSERT_TRUE(svc_->Commit(s["session"], [](const json&) {}));
+  auto again = svc_->PutTrees(s["session"], v1.tree_pack, nullptr);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().errnum(), EBUSY);
+  EXPECT_EQ(svc_->PutBlobs(s["session"], v1.blob_pack).error().errnum(), EBUSY);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "app/app_executor.h"
@@ -114,11 +115,12 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
   if (row.state == ReleaseState::kRetired)
     return FailInvalid("release " + std::to_string(row.id) + " was live and is retired: use moor rollback " +
                        row.service + " " + std::to_string(row.id));
-  auto [rec, cfg] = TRY(impl_->Service(row.app, row.service));
   auto lock = impl_->SwitchLock(row.app, row.service);
   std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
   if (!held.owns_lock())
     return Fail(Error(EBUSY, "a deploy of " + row.service + " is in progress; wait for it and run moor deploy again"));
+  // Read under the lock: a switch that just ended changed the live release.
+  auto [rec, cfg] = TRY(impl_->Service(row.app, row.service));
   auto fail = [&](Error e) -> Result<int64_t> {
     (void)impl_->L([&](Ledger& l) { return l.SetState(row.app, row.service, row.id, ReleaseState::kFailed, e.message()); });
     return Fail(std::move(e));
@@ -130,12 +132,15 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
                                     " is not on the node (its upload did not finish): run moor deploy again"));
     }
     std::vector<image::Digest> written;
+    bool unsure = false;
     {
       std::lock_guard<std::mutex> g(impl_->written_mu);
       written = impl_->written[session];
+      unsure = impl_->unsure.count(session) > 0;
     }
     auto t0 = std::chrono::steady_clock::now();
-    if (auto s = impl_->store->Sync(written); !s) return fail(std::move(s.error()));
+    auto synced = unsure ? impl_->store->SyncAll() : impl_->store->Sync(written);
+    if (!synced) return fail(std::move(synced.error()));
     auto t1 = std::chrono::steady_clock::now();
     MaterialiseStats st;
     // The janitor may still be preparing the spare of the last release: take it when it is ready.
@@ -154,6 +159,7 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
   {
     std::lock_guard<std::mutex> g(impl_->written_mu);
     impl_->written.erase(session);
+    impl_->unsure.erase(session);
   }
   held.unlock();
   impl_->AfterLive(row.app, row.service);
@@ -162,6 +168,9 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
 
 Result<int64_t> DeployService::Rollback(const std::string& app, const std::string& svc, std::optional<int64_t> release,
                                         const std::string& who, const ProgressFn& progress) {
+  auto lock = impl_->SwitchLock(app, svc);
+  std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
+  if (!held.owns_lock()) return Fail(Error(EBUSY, "a deploy of " + svc + " is in progress; wait for it"));
   auto [rec, cfg] = TRY(impl_->Service(app, svc));
   if (!rec.live_release) return FailInvalid(svc + " has no live release to roll back from: deploy one first");
   int64_t live = *rec.live_release;
@@ -189,9 +198,6 @@ Result<int64_t> DeployService::Rollback(const std::string& app, const std::strin
   if (!row->code_digest.empty() && !impl_->store->IsMaterialised(app, svc, target)) {
     return FailInvalid("release " + std::to_string(target) + " of " + svc + " was pruned; deploy its code again");
   }
-  auto lock = impl_->SwitchLock(app, svc);
-  std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
-  if (!held.owns_lock()) return Fail(Error(EBUSY, "a deploy of " + svc + " is in progress; wait for it"));
   auto sw = impl_->Switch(rec, cfg, *row, "rollback", who, progress);
   if (!sw) {
     // The release stays what it was: a retired one can be tried again.
@@ -225,8 +231,13 @@ Result<void> DeployService::Impl::Switch(const ServiceRecord& rec, const Service
 Result<void> DeployService::Impl::ReloadSwitch(app::AppBackend& b, const ServiceRecord& rec, const ServiceConfig& cfg,
                                                const ReleaseRow& row, const std::string& kind, const std::string& who,
                                                const ProgressFn& progress) {
+  const std::optional<int64_t> before = store->Current(rec.app, rec.service);
   TRY(store->SetCurrent(rec.app, rec.service, row.id));
-  TRY(L([&](Ledger& l) { return l.CommitLive(rec.app, rec.service, row.id, kind, who, UnixNowNs()); }));
+  if (auto c = L([&](Ledger& l) { return l.CommitLive(rec.app, rec.service, row.id, kind, who, UnixNowNs()); }); !c) {
+    // The ledger is the record of what is live: without it, the old release serves again.
+    if (before) (void)store->SetCurrent(rec.app, rec.service, *before);
+    return Fail(std::move(c.error()).Wrap("record release " + std::to_string(row.id) + " as live"));
+  }
   auto cs = Containers(b, rec.app, rec.service);
   if (cs) {
     auto problems = SignalAll(b, rec, cfg, *cs);
@@ -265,6 +276,8 @@ Result<void> DeployService::Impl::RollingSwitch(app::AppBackend& b, const Servic
   std::vector<std::pair<std::string, std::string>> made;  // id, name
   auto undo = [&](Error e) -> Result<void> {
     for (auto& [id, name] : made) (void)b.Remove(id);
+    // Only once the new instances are gone: until then the gate hides them.
+    if (gate && !cfg.discovery_name.empty()) (void)gate->SetLive(cfg.discovery_name, "");
     return Fail(std::move(e));
   };
   if (gate && !cfg.discovery_name.empty() && live != 0) {
@@ -291,10 +304,7 @@ Result<void> DeployService::Impl::RollingSwitch(app::AppBackend& b, const Servic
     }
     for (auto& [id, name] : started) {
       auto r = exec.WaitReady(id, name, opts.ready_timeout_ns);
-      if (!r) {
-        if (gate && !cfg.discovery_name.empty()) (void)gate->SetLive(cfg.discovery_name, "");
-        return undo(std::move(r.error()));
-      }
+      if (!r) return undo(std::move(r.error()));
       progress({{"state", "ready"}, {"release", row.id}, {"container", name}});
     }
   }

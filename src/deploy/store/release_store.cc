@@ -97,6 +97,11 @@ Result<void> ReleaseStore::Sync(std::span<const image::Digest> digests) {
   return {};
 }
 
+Result<void> ReleaseStore::SyncAll() {
+  if (::syncfs(impl_->blobs_fd.get()) != 0) return FailErrno("sync release store");
+  return {};
+}
+
 Result<std::string> ReleaseStore::ReadTree(const image::Digest& d) const {
   return store_detail::ReadTreeAt(impl_->blobs_fd.get(), d);
 }

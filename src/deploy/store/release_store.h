@@ -84,6 +84,10 @@ class ReleaseStore {
   // missing child ("tree sha256:T: missing blob sha256:B"), with `missing`
   // filled with every missing child of the failing tree.
   Result<PackResult> PutTreePack(std::string_view pack, std::vector<image::Digest>* missing = nullptr);
+  // Makes every blob and tree durable (one syncfs): for uploads whose list of
+  // written objects is not known in full (resumed after a restart, or a pack
+  // that failed half way).
+  Result<void> SyncAll();
   // Makes the named blobs and trees durable (fsync each, or one syncfs when many).
   Result<void> Sync(std::span<const image::Digest> digests);
   // Reads a tree object.
