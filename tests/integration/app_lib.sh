@@ -34,7 +34,7 @@ app_setup() {
     T_FAILED_CASES+=("moor daemon has no --consul-addr: discovery is not in this build ($MOOR_BIN)")
     finish
   fi
-  if ! "$MOOR" --help 2>&1 | grep -qE '^ +up '; then
+  if ! grep -qE '^ +up ' <<<"$("$MOOR" --help 2>&1)"; then
     T_FAIL=1
     T_FAILED_CASES+=("this moor has no 'up' command ($MOOR_BIN)")
     finish

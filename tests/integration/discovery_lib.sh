@@ -34,7 +34,8 @@ for _d_tool in "$DISC_PHP_BIN" "$DISC_NGINX_BIN" curl; do
 done
 
 # discovery_in_daemon: the daemon binary has the discovery flags.
-discovery_in_daemon() { "$MOOR" daemon --help 2>&1 | grep -q -- '--consul-addr'; }
+# (The help is read whole: `grep -q` stops early, and under pipefail moor's SIGPIPE would fail it.)
+discovery_in_daemon() { grep -q -- '--consul-addr' <<<"$("$MOOR" daemon --help 2>&1)"; }
 
 # disc_setup: the daemon with DNS and the Consul API on loopback of the test's namespace,
 # the busybox image ($E_IMG) and the host image ($DISC_IMG). Ends the script on failure.
