@@ -21,6 +21,7 @@ prefetch_images deploy_crash_test
 
 source "$(dirname "$0")/engine_lib.sh"
 source "$(dirname "$0")/app_lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
 
 E_CMD_TIMEOUT=${MOOR_ENGINE_CMD_TIMEOUT:-300}  # a 200 MiB upload takes a while in a sanitized build
 URL="http://127.0.0.1:8080/"
@@ -29,14 +30,6 @@ BIG_BYTES=$((BIG_MIB << 20))
 DISC_REQ_RATE=50
 export DEPLOY_STRATEGY=reload
 
-# page_marker: the marker of one GET through nginx ("" on failure).
-page_marker() { curl -sf --max-time 5 "$URL" 2>/dev/null | sed -n 's/^marker=\([^ ]*\) .*/\1/p'; }
-marker_is() { [[ "$(page_marker)" == "$1" ]]; }
-set_marker() { printf '<?php define("MARKER", "%s");\n' "$1" >"$APP_DIR/code/public/marker.php"; }
-# releases_json: `moor releases php --format json`.
-releases_json() { A releases php --format json 2>/dev/null; }
-# live_release: the release `moor releases` marks live.
-live_release() { releases_json | jq -r '.[] | select(.live) | .release'; }
 # release_field N FIELD: one field of release N in the ledger.
 release_field() { releases_json | jq -r --argjson n "$1" --arg f "$2" '.[] | select(.release == $n) | .[$f]'; }
 # newest_release: the highest release number in the ledger.

@@ -21,18 +21,13 @@ prefetch_images deploy_errors_test
 
 source "$(dirname "$0")/engine_lib.sh"
 source "$(dirname "$0")/app_lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
 
 URL="http://127.0.0.1:8080/"
 REMOTE="https://127.0.0.1:8443"
 API="http://moor/v1/moor/deploy"
 export DEPLOY_STRATEGY=reload
 
-# page_marker: the marker of one GET through nginx ("" on failure).
-page_marker() { curl -sf --max-time 5 "$URL" 2>/dev/null | sed -n 's/^marker=\([^ ]*\) .*/\1/p'; }
-marker_is() { [[ "$(page_marker)" == "$1" ]]; }
-set_marker() { printf '<?php define("MARKER", "%s");\n' "$1" >"$APP_DIR/code/public/marker.php"; }
-releases_json() { A releases php --format json 2>/dev/null; }
-live_release() { releases_json | jq -r '.[] | select(.live) | .release'; }
 release_count() { releases_json | jq -r 'length'; }
 release_field() { releases_json | jq -r --argjson n "$1" --arg f "$2" '.[] | select(.release == $n) | .[$f]'; }
 current_link() { readlink "$E_ROOT/deploy/releases/dpl/php/current" 2>/dev/null; }

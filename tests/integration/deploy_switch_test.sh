@@ -18,18 +18,13 @@ prefetch_images deploy_switch_test
 
 source "$(dirname "$0")/engine_lib.sh"
 source "$(dirname "$0")/app_lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
 
 APP=dpl
 URL="http://127.0.0.1:8080/"
 LOOPS=4
 SWITCHES=${DEPLOY_SWITCHES:-20}
 
-# page_marker: the marker of one GET through nginx ("" on failure).
-page_marker() { curl -sf --max-time 5 "$URL" 2>/dev/null | sed -n 's/^marker=\([^ ]*\) .*/\1/p'; }
-marker_is() { [[ "$(page_marker)" == "$1" ]]; }
-set_marker() { printf '<?php define("MARKER", "%s");\n' "$1" >"$APP_DIR/code/public/marker.php"; }
-# live_release: the release `moor releases` marks live.
-live_release() { A releases php --format json 2>/dev/null | jq -r '.[] | select(.live) | .release'; }
 
 # check_walk S OUTFILES...: each loop's markers follow the switch list S without going back.
 check_walk() {

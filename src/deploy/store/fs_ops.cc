@@ -121,6 +121,23 @@ Result<void> RemoveTreeAt(int dirfd, const std::string& name) {
   return {};
 }
 
+Result<std::vector<std::string>> ListNames(int dirfd, const std::string& what) {
+  int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup < 0) return FailErrno("open " + what);
+  DIR* dir = ::fdopendir(dup);
+  if (!dir) {
+    ::close(dup);
+    return FailErrno("open " + what);
+  }
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  return out;
+}
+
 Result<UniqueFd> OpenDirAt(int dirfd, const std::string& name) {
   UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return FailErrno("open " + name);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -20,6 +21,9 @@ Result<void> CopyFileAt(int src_dirfd, const std::string& src_name, int dirfd, c
 // Removes `name` in `dirfd` recursively (not crossing into other mounts);
 // read-only directories are made writable first. Absent is not an error.
 Result<void> RemoveTreeAt(int dirfd, const std::string& name);
+
+// The names in an open directory ("." and ".." left out); `what` names it in errors.
+Result<std::vector<std::string>> ListNames(int dirfd, const std::string& what);
 
 // Opens a directory below `dirfd` without following a symlink.
 Result<UniqueFd> OpenDirAt(int dirfd, const std::string& name);

@@ -20,6 +20,7 @@
 namespace moor::deploy {
 
 using store_detail::BlobSizeAt;
+using store_detail::ListNames;
 using store_detail::OpenDirAt;
 using store_detail::ReadTreeAt;
 
@@ -287,23 +288,6 @@ constexpr const char* kSparePrefix = ".spare-";
 // Changed entries beyond which a release is built whole rather than patched from the spare.
 constexpr int64_t kSpareMaxChanges = 1000;
 
-// The names in an open directory ("." and ".." left out; none on error).
-std::vector<std::string> ListNames(int dirfd) {
-  std::vector<std::string> out;
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return out;
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return out;
-  }
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(std::move(n));
-  }
-  ::closedir(dir);
-  return out;
-}
 
 bool IsDirAt(int dirfd, const std::string& name) {
   struct stat st;
@@ -409,7 +393,8 @@ Result<std::string> ReleaseStore::Build(const std::string& app, const std::strin
   std::optional<image::Digest> spare_root;
   if (!replace) {
     std::lock_guard<std::mutex> g(impl_->spare_mu);
-    for (const auto& n : ListNames(sfd.get())) {
+    auto names = ListNames(sfd.get(), ServiceDir(app, svc));
+    for (const auto& n : names ? *names : std::vector<std::string>{}) {
       if (!n.starts_with(kSparePrefix)) continue;
       auto d = image::Digest::Parse("sha256:" + n.substr(std::string(kSparePrefix).size()));
       if (!d) break;
@@ -482,7 +467,7 @@ Result<void> ReleaseStore::PrepareSpare(const std::string& app, const std::strin
   UniqueFd sfd = TRY_CTX(impl_->OpenServiceDir(app, svc), ctx);
   const std::string want = kSparePrefix + root.hex();
   bool have = false;
-  for (const auto& n : ListNames(sfd.get())) {
+  for (const auto& n : TRY_CTX(ListNames(sfd.get(), ServiceDir(app, svc)), ctx)) {
     if (n == want) {
       have = true;
     } else if (n.starts_with(kSparePrefix)) {

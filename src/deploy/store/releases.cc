@@ -13,6 +13,8 @@
 
 namespace moor::deploy {
 
+using store_detail::ListNames;
+
 namespace {
 
 constexpr char kCurrent[] = "current";
@@ -27,23 +29,6 @@ std::optional<int64_t> ParseRelease(std::string_view s) {
   return v;
 }
 
-// Names in an open directory ("." and ".." left out).
-Result<std::vector<std::string>> ListNames(int dirfd, const std::string& what) {
-  int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) return FailErrno("open " + what);
-  DIR* dir = ::fdopendir(dup);
-  if (!dir) {
-    ::close(dup);
-    return FailErrno("open " + what);
-  }
-  std::vector<std::string> out;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  return out;
-}
 
 }  // namespace
 
