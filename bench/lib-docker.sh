@@ -140,6 +140,137 @@ bd_start2() {
   BD2_CTR_PID=$(cat "$BD2_DIR/exec/containerd/containerd.pid" 2>/dev/null || true)
 }
 
+# _bd_stop_one PID CTR_PID DIR CGROUP CLI ALIVE WHAT: removes that daemon's containers
+# (through CLI, when ALIVE says it answers), SIGTERMs it (dockerd stops its containerd),
+# kills both after 60 s, unmounts what is left under DIR and removes the cgroup parent.
+_bd_stop_one() {
+  local pid=$1 ctr=$2 dir=$3 cg=$4 cli=$5 alive=$6 what=$7
+  if "$alive"; then
+    local all
+    all=$("$cli" ps -aq 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    [[ -n $all ]] && "$cli" rm -f $all >/dev/null 2>&1
+  fi
+  kill -TERM "$pid" 2>/dev/null
+  local deadline=$(($(bd_now_us) + 60 * 1000000))
+  # shellcheck disable=SC2086
+  until _bd_pids_gone "$pid" $ctr; do
+    if (($(bd_now_us) > deadline)); then
+      echo "${BENCH_NAME:-bench}: $what did not stop within 60 s of SIGTERM; killing it" >&2
+      # shellcheck disable=SC2086
+      kill -KILL "$pid" $ctr 2>/dev/null
+      break
+    fi
+    sleep 0.05
+  done
+  wait "$pid" 2>/dev/null
+  local m
+  for m in $(awk -v t="$dir" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+  done
+  find /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+  return 0
+}
+
+# bd_stop2: the second daemon, as bd_stop (its own DIR and cgroup parent). Idempotent.
+bd_stop2() {
+  [[ -n $BD2_PID ]] || return 0
+  _bd_stop_one "$BD2_PID" "$BD2_CTR_PID" "$BD2_DIR" "$BD_CG-2" D2 bd2_alive "the second dockerd"
+  BD2_PID=""
+}
+
+_bd_pids_gone() {
+  local p
+  for p in "$@"; do
+    [[ -e /proc/$p ]] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && return 1
+  done
+  return 0
+}
+
+# bd_stop: removes every container, stops dockerd (TERM; dockerd stops its containerd),
+# kills them after 60 s, unmounts what is left under DIR, removes the cgroup parent and
+# the shared dirs this run created. Idempotent.
+bd_stop() {
+  [[ -n $BD_PID ]] || return 0
+  _bd_stop_one "$BD_PID" "$BD_CTR_PID" "$BD_DIR" "$BD_CG" D bd_alive dockerd
+  BD_PID=""
+  local d
+  for d in "${BD_SHARED_DIRS[@]}"; do [[ -e $d ]] && BD_PREEXISTING+=("$d"); done
+  BD_DIR=$1
+  BD_SOCK=$BD_DIR/docker.sock
+  _bd_launch "$BD_DIR" "$BD_NS" "$BD_CG" D BD_PID
+  BD_CTR_PID=$(cat "$BD_DIR/exec/containerd/containerd.pid" 2>/dev/null || true)
+}
+
+# _bd_launch DIR NS CG CLIENT PIDVAR: runs a dockerd with everything under DIR (socket
+# DIR/docker.sock), containerd namespace NS, cgroup parent /CG, sets the variable named PIDVAR
+# to its pid at once (so that cleanup finds it if the start fails) and waits until CLIENT (D or
+# D2) reaches it.
+_bd_launch() {
+  local dir=$1 ns=$2 cg=$3 client=$4 pidvar=$5 pid
+  mkdir -p "$dir/client" "$dir/data" "$dir/exec"
+  # An empty config (not the machine's /etc/docker/daemon.json), and the trust key here
+  # instead of /etc/docker/key.json.
+  printf '{"deprecated-key-path": "%s"}\n' "$dir/key.json" >"$dir/daemon.json"
+  "$DOCKERD" \
+    --config-file "$dir/daemon.json" \
+    --data-root "$dir/data" \
+    --exec-root "$dir/exec" \
+    --pidfile "$dir/dockerd.pid" \
+    -H "unix://$dir/docker.sock" \
+    --containerd-namespace "$ns" \
+    --containerd-plugins-namespace "$ns-plugins" \
+    --cgroup-parent "/$cg" \
+    --exec-opt native.cgroupdriver=cgroupfs \
+    --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
+    --userland-proxy=false \
+    --storage-driver overlay2 \
+    --log-level warn \
+    </dev/null >"$dir/dockerd.log" 2>&1 &
+  pid=$!
+  printf -v "$pidvar" '%s' "$pid"
+  local deadline=$(($(bd_now_us) + 90 * 1000000))
+  until "$client" version --format '{{.Server.Version}}' >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      printf -v "$pidvar" '%s' ""
+      bd_die "dockerd exited during start-up: $(tail -n 3 "$dir/dockerd.log" | tr '\n' ' ' | cut -c1-300)"
+    fi
+    (($(bd_now_us) > deadline)) &&
+      bd_die "dockerd did not answer on $dir/docker.sock within 90 s (log: $dir/dockerd.log)"
+    sleep 0.1
+  done
+}
+
+# A SECOND private dockerd (bench/deploy: a build host and a production host), for pipelines
+# that push from one daemon and pull into another. Same contract as bd_start: its own data
+# root, exec root, pidfile, socket, config and trust key under DIR, its own containerd (namespace
+# moor-bench-<pid>-2, cgroup parent /moor-bench-<pid>-2), --bridge=none --iptables=false, so it
+# touches neither the first one nor the machine's dockerd. Start the first one (bd_start) first;
+# bd_cleanup stops both.
+#
+#   bd_start2 "$WORK/docker2"
+#   D2 pull 127.0.0.1:$BD_REG_PORT/x:1
+BD2_DIR=""
+BD2_SOCK=""
+BD2_PID=""
+BD2_CTR_PID=""
+
+# D2 ARGS...: the docker client against the second daemon, with a timeout.
+D2() {
+  DOCKER_CONFIG="$BD2_DIR/client" timeout -k 5 600 "$DOCKER_CLI" -H "unix://$BD2_SOCK" "$@"
+}
+
+bd2_alive() { D2 version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# bd_start2 DIR: starts the second dockerd with everything under DIR (see above).
+bd_start2() {
+  [[ -n $BD_PID ]] || bd_die "bd_start2: start the first dockerd (bd_start) first"
+  BD2_DIR=$1
+  BD2_SOCK=$BD2_DIR/docker.sock
+  _bd_launch "$BD2_DIR" "$BD_NS-2" "$BD_CG-2" D2 BD2_PID
+  BD2_CTR_PID=$(cat "$BD2_DIR/exec/containerd/containerd.pid" 2>/dev/null || true)
+}
+
 # bd_stop2: removes the second daemon's containers, stops it (as bd_stop), unmounts what is
 # left under its DIR and removes its cgroup parent. Idempotent.
 bd_stop2() {
