@@ -1,0 +1,163 @@
+// Multi-line joining and app JSON parsing. The joiner sees every line of a
+// source, so it matches with POSIX regexec (a DFA-ish matcher in glibc, far
+// faster than std::regex) and reuses its buffers: after warm-up a line costs
+// no allocation.
+#include "logship/format/multiline.h"
+
+#include <regex.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+
+namespace moor::logship {
+
+struct LineJoiner::Impl {
+  MultilineOptions opts;
+  regex_t re{};
+  bool has_re = false;
+  OwnedRecord event;  // the pending event (or the scratch record without a pattern)
+  bool pending = false;
+  size_t lines = 0;
+  int64_t last_line_ns = 0;  // when the pending event last grew
+  std::string nul_line;      // NUL-terminated copy for regexec without REG_STARTEND
+
+  ~Impl() {
+    if (has_re) regfree(&re);
+  }
+
+  bool Starts(std::string_view line) {
+#ifdef REG_STARTEND
+    // glibc reads [rm_so, rm_eo) of pmatch[0] even with REG_NOSUB: no copy,
+    // and NUL bytes inside the line do not cut it short.
+    regmatch_t range[1];
+    range[0].rm_so = 0;
+    range[0].rm_eo = static_cast<regoff_t>(line.size());
+    const char* data = line.empty() ? "" : line.data();
+    return regexec(&re, data, 1, range, REG_STARTEND) == 0;
+#else
+    nul_line.assign(line);
+    return regexec(&re, nul_line.c_str(), 0, nullptr, 0) == 0;
+#endif
+  }
+
+  void Begin(int64_t time_ns, Stream stream, uint32_t source, std::string_view line) {
+    event.time_ns = time_ns;
+    event.stream = stream;
+    event.source = source;
+    event.text.assign(line);
+    event.fields.clear();
+    pending = true;
+    lines = 1;
+    last_line_ns = time_ns;
+  }
+
+  void EmitPending(const Emit& emit) {
+    if (!pending) return;
+    pending = false;
+    lines = 0;
+    emit(event);
+    event.text.clear();  // keeps its capacity for the next event
+  }
+};
+
+Result<std::unique_ptr<LineJoiner>> LineJoiner::Make(const MultilineOptions& opts) {
+  auto impl = std::make_unique<Impl>();
+  impl->opts = opts;
+  if (impl->opts.max_lines == 0) impl->opts.max_lines = 1;
+  if (!opts.start_pattern.empty()) {
+    int rc = regcomp(&impl->re, opts.start_pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+      char msg[256];
+      regerror(rc, &impl->re, msg, sizeof msg);
+      return FailInvalid("multiline start pattern " + JsonQuote(opts.start_pattern) + ": " + msg +
+                         " (use a POSIX extended regular expression)");
+    }
+    impl->has_re = true;
+  }
+  return std::unique_ptr<LineJoiner>(new LineJoiner(std::move(impl)));
+}
+
+LineJoiner::LineJoiner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LineJoiner::~LineJoiner() = default;
+
+bool LineJoiner::pending() const {
+  return impl_->pending;
+}
+
+void LineJoiner::Add(int64_t time_ns, Stream stream, uint32_t source, std::string_view line, const Emit& emit) {
+  Impl& m = *impl_;
+  if (!m.has_re) {
+    m.Begin(time_ns, stream, source, line);
+    m.EmitPending(emit);
+    return;
+  }
+  // A line that matches starts an event; so does any line when nothing is
+  // pending (the stream's first line, or the one after a flush) and a line
+  // that would push the event past max_bytes.
+  // A continuation after a silence longer than flush_after_ns would have
+  // been flushed had Flush run in between: behave the same either way.
+  if (m.pending && time_ns - m.last_line_ns >= m.opts.flush_after_ns) m.EmitPending(emit);
+  bool starts = !m.pending || m.Starts(line) || m.event.text.size() + 1 + line.size() > m.opts.max_bytes;
+  if (starts) {
+    m.EmitPending(emit);
+    m.Begin(time_ns, stream, source, line);
+  } else {
+    m.event.text.push_back('\n');
+    m.event.text.append(line);
+    ++m.lines;
+    m.last_line_ns = time_ns;
+  }
+  if (m.lines >= m.opts.max_lines || m.event.text.size() >= m.opts.max_bytes) m.EmitPending(emit);
+}
+
+void LineJoiner::Flush(int64_t now_ns, bool force, const Emit& emit) {
+  Impl& m = *impl_;
+  if (!m.pending) return;
+  if (force || now_ns - m.last_line_ns >= m.opts.flush_after_ns) m.EmitPending(emit);
+}
+
+namespace {
+
+// Deepest nesting of objects/arrays in JSON-ish text (strings skipped), so
+// the parser never sees a document deeper than the limit.
+int NestingDepth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t k = 0; k < text.size(); ++k) {
+    char c = text[k];
+    if (in_string) {
+      if (c == '\\') {
+        ++k;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
+std::optional<std::string> ParseAppJson(std::string_view text) {
+  constexpr size_t kMaxBytes = 64 << 10;
+  constexpr int kMaxDepth = 32;
+  text = Trim(text);
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return std::nullopt;
+  if (text.size() > kMaxBytes) return std::nullopt;
+  if (NestingDepth(text, kMaxDepth) > kMaxDepth) return std::nullopt;
+  auto doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace moor::logship

@@ -1,0 +1,516 @@
+// The shipper's tail thread and its outputs (see shipper.h for the flow).
+#include "logship/shipper.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/log.h"
+#include "logship/format/multiline.h"
+#include "logship/tail/tailer.h"
+#include "metrics/registry.h"
+
+namespace moor::logship {
+
+using nlohmann::json;
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Label(const std::map<std::string, std::string>& l, const char* k) {
+  auto it = l.find(k);
+  return it == l.end() ? "" : it->second;
+}
+
+// What a record's labels are made of; a change gives the source a new id.
+std::string MetaKey(const SourceMeta& m) {
+  std::string k = m.container + '\0' + m.app + '\0' + m.service + '\0' + m.image + '\0' + m.release + '\0' + m.node;
+  for (const auto& o : m.outputs) k += '\0' + o;
+  return k;
+}
+
+struct Source {
+  LogSource src;
+  SourceSettings settings;
+  SourceMeta meta;
+  std::string meta_key;
+  std::unique_ptr<LogTailer> tailer;
+  std::unique_ptr<LineJoiner> joiner[2];
+  // Checkpoint position: nothing before it is still only in a joiner.
+  TailPos safe;
+  TailPos last;  // after the last line read
+  // The position before the first line of each stream's pending event, and
+  // that line's read order (the earlier one bounds the checkpoint).
+  TailPos pending_pos[2];
+  uint64_t pending_seq[2] = {0, 0};
+  uint64_t seq = 0;
+  bool listed = true;
+  int idle_after_gone = 0;
+  int64_t partial_since_ns = 0;  // since when the tailer holds an unfinished line
+  std::string settings_error;  // logged once
+};
+
+}  // namespace
+
+struct Shipper::Impl {
+  ShipperConfig cfg;
+  SourceLister* lister = nullptr;
+  std::unique_ptr<Spool> spool;
+  std::vector<std::unique_ptr<OutputWorker>> outputs;
+
+  std::mutex mu;  // guards sources (Status reads), refresh_, stop_
+  std::condition_variable cv;
+  bool refresh = false, stopping = false, stopped = false;
+  std::map<std::string, std::unique_ptr<Source>> sources;  // by container id
+  std::map<std::string, TailPos> saved;                    // from the last checkpoint, not yet claimed
+  uint32_t next_id = 1;
+  std::thread thread;
+  std::atomic<uint64_t> lines_read{0}, records_appended{0}, append_errors{0};
+  std::string last_error;
+  int collector_id = 0;
+
+  void Run();
+  void Relist();
+  size_t PollSource(Source& s);
+  void FlushJoiners(Source& s, int64_t now, bool force);
+  void Append(Source& s, const Record& r);
+  void Checkpoint();
+  std::string CheckpointBlob();
+  void Collect(metrics::SampleWriter& w);
+};
+
+Shipper::Shipper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Shipper::~Shipper() { Stop(); }
+
+Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperConfig cfg, SourceLister& lister) {
+  std::set<std::string> names;
+  for (const auto& o : cfg.outputs) {
+    if (!names.insert(o.name).second) {
+      return FailInvalid("two log outputs are named \"" + o.name + "\": give one a name, like NAME=" +
+                         std::string(OutputTypeName(o.type)) + "://…");
+    }
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = std::move(cfg);
+  impl->lister = &lister;
+  std::string blob;
+  impl->spool = TRY_CTX(Spool::Open(impl->cfg.dir + "/spool", impl->cfg.spool, &blob), "log shipping");
+  if (!blob.empty()) {
+    try {
+      auto j = json::parse(blob);
+      impl->next_id = j.value("next_id", 1u);
+      json tails = j.value("tails", json::object());
+      for (const auto& [id, p] : tails.items()) {
+        impl->saved[id] = TailPos{p.value("dev", uint64_t{0}), p.value("ino", uint64_t{0}), p.value("off", uint64_t{0})};
+      }
+    } catch (const json::exception& e) {
+      log::Warn(std::string("log shipping: the spool's checkpoint is unreadable (") + e.what() +
+              "); container logs are read again from their start");
+    }
+  }
+  // Readers of outputs no longer configured would hold segments forever.
+  if (DIR* d = opendir((impl->cfg.dir + "/spool/cursors").c_str())) {
+    std::vector<std::string> stale;
+    while (auto* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == ".." || n.find('.') != std::string::npos) continue;
+      if (!names.count(n)) stale.push_back(n);
+    }
+    closedir(d);
+    for (const auto& n : stale) {
+      if (auto r = impl->spool->RemoveReader(n); !r) log::Warn("log shipping: " + r.error().message());
+    }
+  }
+  for (const auto& o : impl->cfg.outputs) {
+    auto reader = TRY_CTX(impl->spool->OpenReader(o.name), "log output " + o.name);
+    impl->outputs.push_back(std::make_unique<OutputWorker>(o, std::move(reader)));
+  }
+  for (auto& w : impl->outputs) w->Start();
+  Impl* raw = impl.get();
+  impl->collector_id = metrics::DefaultRegistry().AddCollector([raw](metrics::SampleWriter& w) { raw->Collect(w); });
+  impl->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<Shipper>(new Shipper(std::move(impl)));
+}
+
+void Shipper::Stop() {
+  auto& m = *impl_;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.stopped) return;
+    m.stopped = true;
+    m.stopping = true;
+  }
+  m.cv.notify_all();
+  if (m.thread.joinable()) m.thread.join();
+  for (auto& w : m.outputs) w->Stop();
+  metrics::DefaultRegistry().RemoveCollector(m.collector_id);
+}
+
+void Shipper::Refresh() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->refresh = true;
+  }
+  impl_->cv.notify_all();
+}
+
+void Shipper::Impl::Run() {
+  auto next_list = std::chrono::steady_clock::now();
+  auto next_checkpoint = next_list + std::chrono::nanoseconds(cfg.checkpoint_interval_ns);
+  for (;;) {
+    bool relist = false;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) break;
+      relist = refresh || std::chrono::steady_clock::now() >= next_list;
+      refresh = false;
+    }
+    if (relist) {
+      Relist();
+      next_list = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.list_interval_ns);
+    }
+    size_t lines = 0;
+    {
+      std::lock_guard lock(mu);
+      int64_t now = NowNs();
+      for (auto it = sources.begin(); it != sources.end();) {
+        Source& s = *it->second;
+        size_t n = PollSource(s);
+        lines += n;
+        // Only once the file is read to its end: in a backlog the next read
+        // may hold the rest of an event (its lines are old, not quiet).
+        if (n == 0) FlushJoiners(s, now, false);
+        // A container no longer listed (removed) is read to the end of what
+        // its open file holds, then forgotten.
+        if (!s.listed && n == 0 && !s.tailer->partial_pending() && ++s.idle_after_gone >= 3) {
+          FlushJoiners(s, now, true);
+          it = sources.erase(it);
+          continue;
+        }
+        ++it;
+      }
+    }
+    if (auto r = spool->Publish(); !r) {
+      append_errors.fetch_add(1);
+      log::Warn("log shipping: " + r.error().message());
+    }
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      Checkpoint();
+      next_checkpoint = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.checkpoint_interval_ns);
+    }
+    if (lines == 0) {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping || refresh; });
+    }
+  }
+  // Last lines in, joiners out, then the final checkpoint.
+  {
+    std::lock_guard lock(mu);
+    int64_t now = NowNs();
+    for (auto& [id, s] : sources) {
+      PollSource(*s);
+      FlushJoiners(*s, now, true);
+    }
+  }
+  if (auto r = spool->Publish(); !r) log::Warn("log shipping: " + r.error().message());
+  Checkpoint();
+}
+
+void Shipper::Impl::Relist() {
+  auto listed = lister->ListSources();
+  if (!listed) {
+    log::Warn("log shipping: listing containers: " + listed.error().message());
+    return;
+  }
+  std::lock_guard lock(mu);
+  for (auto& [id, s] : sources) s->listed = false;
+  for (auto& src : *listed) {
+    auto& slot = sources[src.container_id];
+    bool fresh = !slot;
+    if (fresh) {
+      slot = std::make_unique<Source>();
+      TailPos start;
+      if (auto it = saved.find(src.container_id); it != saved.end()) {
+        start = it->second;
+        saved.erase(it);
+      }
+      slot->tailer = std::make_unique<LogTailer>(src.log_path, src.max_files, start);
+      slot->safe = slot->last = start;
+    }
+    Source& s = *slot;
+    s.listed = true;
+    s.idle_after_gone = 0;
+    bool labels_changed = fresh || s.src.labels != src.labels;
+    s.src = src;
+    if (labels_changed) {
+      auto st = SettingsFromLabels(src.labels);
+      if (!st) {
+        if (s.settings_error != st.error().message()) {
+          s.settings_error = st.error().message();
+          log::Warn("log shipping: container " + src.name + ": " + s.settings_error + " (its lines go to every output)");
+        }
+        st = SourceSettings{};
+      }
+      // A joiner holding lines keeps them until it is replaced: flush first.
+      FlushJoiners(s, NowNs(), true);
+      s.settings = *st;
+      for (auto& j : s.joiner) j.reset();
+      if (!s.settings.multiline_start.empty()) {
+        MultilineOptions mo;
+        mo.start_pattern = s.settings.multiline_start;
+        for (auto& j : s.joiner) {
+          auto made = LineJoiner::Make(mo);
+          if (!made) {
+            log::Warn("log shipping: container " + src.name + ": label moor.log.multiline.start: " +
+                    made.error().message() + " (lines are shipped one by one)");
+            break;
+          }
+          j = std::move(*made);
+        }
+        if (!s.joiner[0] || !s.joiner[1]) {
+          s.joiner[0].reset();
+          s.joiner[1].reset();
+        }
+      }
+    }
+    SourceMeta m;
+    m.container_id = src.container_id;
+    m.container = src.name;
+    m.app = Label(src.labels, "moor.app");
+    m.service = Label(src.labels, "moor.app.service");
+    if (m.service.empty()) m.service = Label(src.labels, "moor.service");
+    m.image = src.image;
+    m.release = src.release;
+    m.node = cfg.node;
+    m.outputs = s.settings.outputs;
+    std::string key = MetaKey(m);
+    if (key != s.meta_key) {
+      FlushJoiners(s, NowNs(), true);  // joined lines keep the labels they were read under
+      m.id = next_id++;
+      s.meta = std::move(m);
+      s.meta_key = std::move(key);
+    }
+  }
+}
+
+void Shipper::Impl::Append(Source& s, const Record& r) {
+  if (auto a = spool->Append(s.meta, r); !a) {
+    append_errors.fetch_add(1);
+    if (last_error != a.error().message()) {
+      last_error = a.error().message();
+      log::Warn("log shipping: " + last_error);
+    }
+    return;
+  }
+  records_appended.fetch_add(1, std::memory_order_relaxed);
+}
+
+size_t Shipper::Impl::PollSource(Source& s) {
+  std::string fields;
+  auto on_line = [&](const TailLine& l) {
+    lines_read.fetch_add(1, std::memory_order_relaxed);
+    TailPos before = s.last;
+    s.last = l.next;
+    ++s.seq;
+    if (s.settings.none) {
+      if (!s.joiner[0]) s.safe = l.next;
+      return;
+    }
+    int k = l.stream == Stream::kStderr ? 1 : 0;
+    if (!s.joiner[k]) {
+      Record r{l.time_ns, l.stream, s.meta.id, l.text, {}};
+      if (s.settings.json) {
+        auto f = ParseAppJson(l.text);
+        fields = f ? std::move(*f) : std::string();
+        r.fields = fields;
+      }
+      Append(s, r);
+    } else {
+      bool was_pending = s.joiner[k]->pending();
+      bool emitted = false;
+      s.joiner[k]->Add(l.time_ns, l.stream, s.meta.id, l.text, [&](const OwnedRecord& o) {
+        emitted = true;
+        Record r = o.view();
+        if (s.settings.json) {
+          auto f = ParseAppJson(o.text);
+          fields = f ? std::move(*f) : std::string();
+          r.fields = fields;
+        }
+        Append(s, r);
+      });
+      if (s.joiner[k]->pending() && (!was_pending || emitted)) {
+        s.pending_pos[k] = before;
+        s.pending_seq[k] = s.seq;
+      }
+    }
+    // The checkpoint may move past this line unless an event still holds
+    // lines read before it.
+    bool p0 = s.joiner[0] && s.joiner[0]->pending(), p1 = s.joiner[1] && s.joiner[1]->pending();
+    if (!p0 && !p1) {
+      s.safe = l.next;
+    } else if (p0 && p1) {
+      s.safe = s.pending_seq[0] < s.pending_seq[1] ? s.pending_pos[0] : s.pending_pos[1];
+    } else {
+      s.safe = p0 ? s.pending_pos[0] : s.pending_pos[1];
+    }
+  };
+  auto n = s.tailer->Poll(on_line);
+  if (!n) {
+    if (last_error != n.error().message()) {
+      last_error = n.error().message();
+      log::Warn("log shipping: container " + s.src.name + ": " + last_error);
+    }
+    return 0;
+  }
+  int64_t now = NowNs();
+  if (*n > 0 || !s.tailer->partial_pending()) {
+    s.partial_since_ns = 0;
+  } else if (s.partial_since_ns == 0) {
+    s.partial_since_ns = now;
+  } else if (now - s.partial_since_ns > 2'000'000'000) {
+    s.partial_since_ns = 0;
+    // The monitor writes a line without its newline only at the container's
+    // exit (or in 16 KiB pieces, back to back): after 2 quiet seconds the
+    // line is complete.
+    return s.tailer->FlushPartial(on_line);
+  }
+  return *n;
+}
+
+void Shipper::Impl::FlushJoiners(Source& s, int64_t now, bool force) {
+  std::string fields;
+  for (int k = 0; k < 2; ++k) {
+    if (!s.joiner[k] || !s.joiner[k]->pending()) continue;
+    s.joiner[k]->Flush(now, force, [&](const OwnedRecord& o) {
+      Record r = o.view();
+      if (s.settings.json) {
+        auto f = ParseAppJson(o.text);
+        fields = f ? std::move(*f) : std::string();
+        r.fields = fields;
+      }
+      Append(s, r);
+    });
+  }
+  bool p0 = s.joiner[0] && s.joiner[0]->pending(), p1 = s.joiner[1] && s.joiner[1]->pending();
+  if (!p0 && !p1) {
+    s.safe = s.last;
+  } else if (!p0 || !p1) {
+    s.safe = p0 ? s.pending_pos[0] : s.pending_pos[1];
+  }
+}
+
+std::string Shipper::Impl::CheckpointBlob() {
+  json tails = json::object();
+  std::lock_guard lock(mu);
+  for (const auto& [id, s] : sources) {
+    tails[id] = {{"dev", s->safe.dev}, {"ino", s->safe.ino}, {"off", s->safe.offset}};
+  }
+  // Positions of containers not seen since the restart stay until they are.
+  for (const auto& [id, p] : saved) tails[id] = {{"dev", p.dev}, {"ino", p.ino}, {"off", p.offset}};
+  return json{{"next_id", next_id}, {"tails", tails}}.dump();
+}
+
+void Shipper::Impl::Checkpoint() {
+  if (auto r = spool->Checkpoint(CheckpointBlob()); !r) {
+    append_errors.fetch_add(1);
+    log::Warn("log shipping: checkpoint: " + r.error().message());
+  }
+  for (auto& w : outputs) {
+    if (auto r = w->reader().Commit(); !r) log::Warn("log output " + w->config().name + ": " + r.error().message());
+  }
+}
+
+json Shipper::Status() {
+  auto& m = *impl_;
+  json outs = json::array();
+  int64_t now = NowNs();
+  for (auto& w : m.outputs) {
+    const auto& c = w->counters();
+    auto& r = w->reader();
+    int64_t oldest = r.OldestUnackedNs();
+    outs.push_back({{"name", w->config().name},
+                    {"type", std::string(OutputTypeName(w->config().type))},
+                    {"address", w->config().address},
+                    {"connected", c.connected.load()},
+                    {"records_sent", c.records_sent.load()},
+                    {"bytes_sent", c.bytes_sent.load()},
+                    {"records_skipped", c.records_skipped.load()},
+                    {"dropped", r.Dropped()},
+                    {"rejected", c.rejected.load()},
+                    {"lag_bytes", r.LagBytes()},
+                    {"lag_seconds", oldest > 0 && now > oldest ? (now - oldest) / 1e9 : 0.0},
+                    {"send_errors", c.send_errors.load()},
+                    {"reconnects", c.reconnects.load()},
+                    {"last_error", w->last_error()}});
+  }
+  auto st = m.spool->Stats();
+  size_t nsources;
+  {
+    std::lock_guard lock(m.mu);
+    nsources = m.sources.size();
+  }
+  return {{"node", m.cfg.node},
+          {"outputs", outs},
+          {"sources", nsources},
+          {"lines_read", m.lines_read.load()},
+          {"spool",
+           {{"bytes", st.bytes},
+            {"segments", st.segments},
+            {"budget", m.cfg.spool.budget_bytes},
+            {"records_appended", st.records_appended}}}};
+}
+
+void Shipper::Impl::Collect(metrics::SampleWriter& w) {
+  w.Family("moor_logship_lines_read_total", "counter", "Container log lines the shipper has read.");
+  w.Sample({}, static_cast<double>(lines_read.load()));
+  w.Family("moor_logship_queue_bytes", "gauge", "Bytes in the log spool on disk.");
+  auto st = spool->Stats();
+  w.Sample({}, static_cast<double>(st.bytes));
+  w.Family("moor_logship_queue_budget_bytes", "gauge", "The log spool's disk budget.");
+  w.Sample({}, static_cast<double>(cfg.spool.budget_bytes));
+  int64_t now = NowNs();
+  struct Row {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<double(OutputWorker&)> value;
+  };
+  const Row rows[] = {
+      {"moor_logship_records_sent_total", "counter", "Log records delivered per output.",
+       [](OutputWorker& o) { return static_cast<double>(o.counters().records_sent.load()); }},
+      {"moor_logship_bytes_sent_total", "counter", "Bytes sent per output (as encoded).",
+       [](OutputWorker& o) { return static_cast<double>(o.counters().bytes_sent.load()); }},
+      {"moor_logship_dropped_total", "counter",
+       "Log records an output lost because the spool's disk budget was full.",
+       [](OutputWorker& o) { return static_cast<double>(o.reader().Dropped()); }},
+      {"moor_logship_rejected_total", "counter", "Log records the receiver refused (Loki 4xx).",
+       [](OutputWorker& o) { return static_cast<double>(o.counters().rejected.load()); }},
+      {"moor_logship_send_errors_total", "counter", "Failed sends and connections per output.",
+       [](OutputWorker& o) { return static_cast<double>(o.counters().send_errors.load()); }},
+      {"moor_logship_connected", "gauge", "1 when the output's receiver is reachable.",
+       [](OutputWorker& o) { return o.counters().connected.load() ? 1.0 : 0.0; }},
+      {"moor_logship_lag_bytes", "gauge", "Spool bytes not yet delivered per output.",
+       [](OutputWorker& o) { return static_cast<double>(o.reader().LagBytes()); }},
+      {"moor_logship_lag_seconds", "gauge", "Age of the oldest record not yet delivered per output.",
+       [now](OutputWorker& o) {
+         int64_t t = o.reader().OldestUnackedNs();
+         return t > 0 && now > t ? (now - t) / 1e9 : 0.0;
+       }},
+  };
+  for (const auto& row : rows) {
+    w.Family(row.name, row.type, row.help);
+    for (auto& o : outputs) w.Sample({{"output", o->config().name}}, row.value(*o));
+  }
+}
+
+}  // namespace moor::logship

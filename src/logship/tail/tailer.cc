@@ -1,0 +1,286 @@
+// LogTailer: follows one container's json-file log across rotations.
+//
+// The monitor rotates PATH → PATH.1 → … by rename, so a file keeps its inode
+// while it moves; the tailer names files by (dev, ino) and finds them again
+// among the rotated names. The writer never writes to a file once it has
+// renamed it, so "the open file is no longer PATH" means: read it to its end,
+// then go on with the next newer one.
+#include "logship/tail/tailer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace moor::logship {
+namespace {
+
+// One read: large, so a busy log costs few syscalls.
+constexpr size_t kReadSize = 1 << 20;
+
+}  // namespace
+
+LogTailer::LogTailer(std::string path, int max_files, TailPos start, size_t max_line_bytes)
+    : path_(std::move(path)), max_files_(max_files < 1 ? 1 : max_files), pos_(start), max_line_bytes_(max_line_bytes) {}
+
+// Opens path; with want, only when it is that file (it may have moved on
+// since it was looked up). false: not there (or not that file).
+Result<bool> LogTailer::OpenFile(const std::string& path, const FileId* want) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return false;
+    return FailErrno("open log " + path + " (check the permissions of the log directory)");
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return FailErrno("stat log " + path);
+  FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  if (want && id != *want) return false;
+  fd_ = std::move(fd);
+  cur_ = id;
+  off_ = 0;
+  len_ = 0;
+  skipping_ = false;
+  opened_ = true;
+  return true;
+}
+
+namespace {
+
+struct ChainFile {
+  std::string name;
+  uint64_t dev = 0, ino = 0;  // 0, 0: not there
+};
+
+// The files of the chain, newest (PATH) first.
+std::vector<ChainFile> Chain(const std::string& path, int max_files) {
+  std::vector<ChainFile> out(static_cast<size_t>(max_files));
+  for (int i = 0; i < max_files; ++i) {
+    ChainFile& f = out[static_cast<size_t>(i)];
+    f.name = i == 0 ? path : path + "." + std::to_string(i);
+    struct stat st;
+    if (::stat(f.name.c_str(), &st) == 0) {
+      f.dev = static_cast<uint64_t>(st.st_dev);
+      f.ino = static_cast<uint64_t>(st.st_ino);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<bool> LogTailer::OpenById(FileId want) {
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a rotation may move it between stat and open
+    bool seen = false;
+    for (const ChainFile& f : Chain(path_, max_files_)) {
+      if (f.dev != want.dev || f.ino != want.ino) continue;
+      seen = true;
+      if (TRY(OpenFile(f.name, &want))) return true;
+      break;
+    }
+    if (!seen) return false;
+  }
+  return false;
+}
+
+Result<bool> LogTailer::OpenOldest() {
+  auto chain = Chain(path_, max_files_);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+    if (it->ino != 0 && TRY(OpenFile(it->name, nullptr))) return true;
+  return false;
+}
+
+Result<void> LogTailer::OpenStart() {
+  if (pos_.ino != 0) {
+    if (TRY(OpenById(FileId{pos_.dev, pos_.ino}))) {
+      struct stat st;
+      if (::fstat(fd_.get(), &st) != 0) return FailErrno("stat log " + path_);
+      off_ = static_cast<uint64_t>(st.st_size) < pos_.offset ? 0 : pos_.offset;  // truncated since: from its start
+      pos_.offset = off_;
+      return {};
+    }
+    if (!TRY(OpenOldest())) return {};  // nothing there (yet): try again next Poll
+    ++stats_.missed_files;              // the saved file was rotated away
+  } else if (!TRY(OpenOldest())) {
+    return {};
+  }
+  pos_ = TailPos{cur_.dev, cur_.ino, 0};
+  return {};
+}
+
+// The file to read after the open one, when the open one is no longer PATH.
+Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
+  auto chain = Chain(path_, max_files_);
+  auto id_at = [&](size_t i) { return FileId{chain[i].dev, chain[i].ino}; };
+  for (size_t k = 0; k < chain.size(); ++k) {
+    if (id_at(k) != cur_) continue;
+    if (k == 0) return std::nullopt;  // the live file
+    for (size_t j = k; j-- > 0;) {
+      if (id_at(j).ino == 0) continue;  // the writer is between rename and create
+      succ_ = id_at(j);
+      return succ_;
+    }
+    return std::nullopt;
+  }
+  // The open file was rotated away (or PATH is a new file): the one seen
+  // after it, else the oldest there.
+  bool succ_there = false;
+  for (size_t i = 0; i < chain.size(); ++i) succ_there |= succ_.ino != 0 && id_at(i) == succ_;
+  if (succ_there) return succ_;
+  for (size_t i = chain.size(); i-- > 0;) {
+    if (id_at(i).ino == 0) continue;
+    if (succ_.ino != 0) ++stats_.missed_files;  // its successor is gone too
+    succ_ = id_at(i);
+    return succ_;
+  }
+  return std::nullopt;  // no file at all (the container was removed)
+}
+
+Result<void> LogTailer::SwitchTo(FileId next) {
+  if (len_ > 0 || skipping_) ++stats_.bad_records;  // a record cut off at the end of a finished file
+  if (!TRY(OpenById(next))) {
+    if (!TRY(OpenOldest())) {  // everything is gone
+      fd_.Reset();
+      opened_ = false;
+      return {};
+    }
+    ++stats_.missed_files;
+  }
+  succ_ = FileId{};
+  if (!partial_active_) pos_ = TailPos{cur_.dev, cur_.ino, 0};
+  return {};
+}
+
+Result<size_t> LogTailer::Poll(const std::function<void(const TailLine&)>& on_line, size_t max_bytes) {
+  size_t lines = 0;
+  if (!opened_) {
+    TRY(OpenStart());
+    if (!opened_) return lines;
+  }
+  size_t read = 0;
+  std::optional<FileId> next;  // set once the open file is known to be rotated: finish it, then switch
+  while (read < max_bytes) {
+    if (buf_.size() < len_ + kReadSize) buf_.resize(len_ + kReadSize);
+    ssize_t n = ::pread(fd_.get(), buf_.data() + len_, buf_.size() - len_, static_cast<off_t>(off_ + len_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("read log " + path_);
+    }
+    if (n > 0) {
+      len_ += static_cast<size_t>(n);
+      read += static_cast<size_t>(n);
+      Consume(on_line, &lines);
+      continue;
+    }
+    // At the end of the open file.
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) return FailErrno("stat log " + path_);
+    if (static_cast<uint64_t>(st.st_size) < off_ + len_) {
+      // Truncated in place (max_files 1): what was there is gone; start over.
+      if (partial_active_) EmitPartial(TailPos{cur_.dev, cur_.ino, 0}, on_line, &lines);
+      off_ = 0;
+      len_ = 0;
+      skipping_ = false;
+      pos_ = TailPos{cur_.dev, cur_.ino, 0};
+      continue;
+    }
+    if (!next) {
+      next = TRY(Successor());
+      if (!next) break;  // caught up with the live file
+      continue;          // records written before the rotation may have landed since the last read
+    }
+    TRY(SwitchTo(*next));
+    if (!opened_) break;
+    next.reset();
+  }
+  return lines;
+}
+
+void LogTailer::Consume(const OnLine& on_line, size_t* lines) {
+  char* data = buf_.data();
+  size_t i = 0;
+  while (i < len_) {
+    auto* nl = static_cast<char*>(std::memchr(data + i, '\n', len_ - i));
+    if (nl == nullptr) break;
+    size_t end = static_cast<size_t>(nl - data);
+    if (skipping_) {  // the end of an oversized record
+      skipping_ = false;
+      ++stats_.bad_records;
+      if (!partial_active_) pos_ = TailPos{cur_.dev, cur_.ino, off_ + end + 1};
+    } else {
+      Record(std::string_view(data + i, end - i), off_ + i, off_ + end + 1, on_line, lines);
+    }
+    i = end + 1;
+  }
+  if (i > 0) {
+    std::memmove(data, data + i, len_ - i);
+    off_ += i;
+    len_ -= i;
+  }
+  // A record longer than any line could be (JSON escapes take up to 6
+  // bytes a byte) is not one; drop it up to its newline.
+  size_t max_record = std::max<size_t>(8 << 20, max_line_bytes_ * 6 + (64 << 10));
+  if (len_ > max_record) {
+    skipping_ = true;
+    off_ += len_;
+    len_ = 0;
+  }
+}
+
+void LogTailer::Record(std::string_view rec, uint64_t start, uint64_t end, const OnLine& on_line, size_t* lines) {
+  Stream stream;
+  int64_t time_ns;
+  if (!DecodeJsonFileRecord(rec, &text_, &stream, &time_ns)) {
+    ++stats_.bad_records;
+    if (!partial_active_) pos_ = TailPos{cur_.dev, cur_.ino, end};
+    return;
+  }
+  bool complete = !text_.empty() && text_.back() == '\n';
+  if (complete) text_.pop_back();
+  // The writer splits lines per stream; pieces of one stream never continue
+  // with the other's records, so such a record ends the pending line.
+  if (partial_active_ && stream != partial_stream_) EmitPartial(TailPos{cur_.dev, cur_.ino, start}, on_line, lines);
+  if (!partial_active_ && complete) {
+    bool cut = text_.size() > max_line_bytes_;
+    Emit(std::string_view(text_).substr(0, max_line_bytes_), time_ns, stream, TailPos{cur_.dev, cur_.ino, end}, cut,
+         on_line, lines);
+    return;
+  }
+  if (!partial_active_) {
+    partial_active_ = true;
+    partial_cut_ = false;
+    partial_.clear();
+    partial_time_ns_ = time_ns;
+    partial_stream_ = stream;
+  }
+  size_t room = max_line_bytes_ - std::min(max_line_bytes_, partial_.size());
+  if (text_.size() > room) partial_cut_ = true;
+  partial_.append(text_, 0, std::min(room, text_.size()));
+  partial_end_ = end;
+  if (complete) EmitPartial(TailPos{cur_.dev, cur_.ino, end}, on_line, lines);
+}
+
+size_t LogTailer::FlushPartial(const OnLine& on_line) {
+  size_t lines = 0;
+  if (partial_active_) EmitPartial(TailPos{cur_.dev, cur_.ino, partial_end_}, on_line, &lines);
+  return lines;
+}
+
+void LogTailer::EmitPartial(TailPos next, const OnLine& on_line, size_t* lines) {
+  partial_active_ = false;
+  Emit(partial_, partial_time_ns_, partial_stream_, next, partial_cut_, on_line, lines);
+}
+
+void LogTailer::Emit(std::string_view text, int64_t time_ns, Stream stream, TailPos next, bool cut,
+                     const OnLine& on_line, size_t* lines) {
+  pos_ = next;
+  ++stats_.lines;
+  stats_.bytes += text.size();
+  if (cut) ++stats_.truncated_lines;
+  ++*lines;
+  on_line(TailLine{time_ns, stream, text, next});
+}
+
+}  // namespace moor::logship

@@ -1,0 +1,1 @@
+moor_fuzz_target(logship_format_fuzz 20000 moor_logship_format)
