@@ -25,15 +25,21 @@ class LogWriter {
   Result<void> Flush();  // writes out partial lines (container exit)
 
  private:
-  Result<void> WriteRecord(std::string_view stream, std::string_view text, bool newline);
-  Result<void> RotateIfNeeded(size_t next);
+  // Adds one record to batch_, first writing out the batch and rotating when
+  // the record would not fit in the file.
+  Result<void> AddRecord(std::string_view stream, std::string_view text, bool newline);
+  Result<void> WriteOut(size_t n);  // writes batch_[0, n) and drops it from batch_
+  Result<void> Rotate();
   std::string path_;
   int64_t max_size_;
   int max_files_;
   UniqueFd fd_;
-  int64_t size_ = 0;
+  int64_t size_ = 0;  // of the file once batch_ is written
   std::string partial_out_, partial_err_;
-  std::string record_;  // scratch buffer of WriteRecord
+  std::string batch_;   // whole records of one Write()/Flush(): one write() for them all
+  int64_t now_ns_ = 0;  // the time stamped on the records being added
+  int64_t stamp_sec_ = -1;
+  std::string stamp_;  // "2026-11-27T10:00:00." of second stamp_sec_ (formatted once a second)
 };
 
 struct LogEntry {

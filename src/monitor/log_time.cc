@@ -48,7 +48,9 @@ std::optional<int64_t> Fraction(std::string_view s, size_t* pos) {
 }
 
 // Go duration: "300ms", "1.5h", "2h45m"; nullopt when malformed.
-std::optional<int64_t> ParseDuration(std::string_view s) { return ParseDurationNs(s); }
+std::optional<int64_t> ParseDuration(std::string_view s) {
+  return ParseDurationNs(s);
+}
 
 }  // namespace
 
@@ -68,9 +70,8 @@ std::string FormatRfc3339Nano(int64_t unix_ns) {
   tm parts{};
   gmtime_r(&t, &parts);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<long long>(nsec));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", parts.tm_year + 1900, parts.tm_mon + 1,
+                parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, static_cast<long long>(nsec));
   return buf;
 }
 
@@ -139,71 +140,6 @@ Result<int64_t> ParseLogTime(std::string_view s, int64_t now_ns) {
   if (auto d = ParseDuration(s)) return now_ns - *d;
   return FailInvalid("invalid time \"" + std::string(s) +
                      "\": use RFC 3339 (2026-11-27T10:00:00Z), unix seconds or a duration like 10m");
-}
-
-std::string JsonQuoteUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    // Multi-byte sequence: length from the lead byte, then check continuation
-    // bytes, overlong forms, surrogates and the upper bound.
-    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) len = 3;
-    bool ok = len != 0 && i + len <= text.size();
-    uint32_t cp = 0;
-    if (ok) {
-      cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-      for (size_t k = 1; k < len && ok; ++k) {
-        unsigned char cc = static_cast<unsigned char>(text[i + k]);
-        if ((cc & 0xC0) != 0x80) ok = false;
-        cp = (cp << 6) | (cc & 0x3F);
-      }
-      if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-                 (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
-        ok = false;
-    }
-    if (!ok) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    out.append(text.substr(i, len));
-    i += len;
-  }
-  out += '"';
-  return out;
 }
 
 }  // namespace moor::monitor
