@@ -78,6 +78,15 @@ struct Shipper::Impl {
   std::atomic<uint64_t> lines_read{0}, records_appended{0}, append_errors{0};
   std::string last_error;
   int collector_id = 0;
+  // Per output: drops seen at the last check, and whether an episode of
+  // dropping is going on (logged once when it starts and once when it ends).
+  struct Drops {
+    uint64_t seen = 0;
+    bool dropping = false;
+    int quiet = 0;  // checks without new drops
+  };
+  std::map<std::string, Drops> drops;
+  void ReportDrops();
 
   void Run();
   void Relist();
@@ -135,7 +144,10 @@ Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperConfig cfg, SourceLister&
     auto reader = TRY_CTX(impl->spool->OpenReader(o.name), "log output " + o.name);
     impl->outputs.push_back(std::make_unique<OutputWorker>(o, std::move(reader)));
   }
-  for (auto& w : impl->outputs) w->Start();
+  for (auto& w : impl->outputs) {
+    impl->drops[w->config().name].seen = w->reader().Dropped();  // counted before this start
+    w->Start();
+  }
   Impl* raw = impl.get();
   impl->collector_id = metrics::DefaultRegistry().AddCollector([raw](metrics::SampleWriter& w) { raw->Collect(w); });
   impl->thread = std::thread([raw] { raw->Run(); });
@@ -420,7 +432,30 @@ std::string Shipper::Impl::CheckpointBlob() {
   return json{{"next_id", next_id}, {"tails", tails}}.dump();
 }
 
+void Shipper::Impl::ReportDrops() {
+  for (auto& w : outputs) {
+    const std::string& name = w->config().name;
+    uint64_t now = w->reader().Dropped();
+    auto& st = drops[name];
+    if (now > st.seen) {
+      if (!st.dropping) {
+        log::Warn("log output " + name + ": the log spool reached its disk budget (--log-disk-budget " +
+                  std::to_string(cfg.spool.budget_bytes >> 20) + " MiB) while " + name +
+                  "'s receiver lags: its oldest lines are dropped (" + std::to_string(now) +
+                  " so far, see moor logship); bring the receiver back or raise the budget");
+        st.dropping = true;
+      }
+      st.quiet = 0;
+      st.seen = now;
+    } else if (st.dropping && ++st.quiet >= 60) {
+      log::Info("log output " + name + ": no lines dropped for a minute (" + std::to_string(now) + " in all)");
+      st.dropping = false;
+    }
+  }
+}
+
 void Shipper::Impl::Checkpoint() {
+  ReportDrops();
   if (auto r = spool->Checkpoint(CheckpointBlob()); !r) {
     append_errors.fetch_add(1);
     log::Warn("log shipping: checkpoint: " + r.error().message());
