@@ -74,6 +74,15 @@ using Handler = std::function<void(const Request&, ResponseWriter&)>;
 // method → 405.
 class Router {
  public:
+  // Told once per dispatched request: its method, the matched route's
+  // pattern as registered ("/containers/{id}/start"; "other" for 404/405),
+  // the status sent and the seconds until the response's head went out (for
+  // streams and hijacks: until they started; 500 when the handler sent
+  // nothing). For metrics; api itself does not depend on them.
+  using Observer = std::function<void(std::string_view method, std::string_view route, int status, double seconds)>;
+  // Set before serving (not synchronised with Dispatch).
+  void SetObserver(Observer o) { observer_ = std::move(o); }
+
   void Handle(std::string method, std::string pattern, Handler h);
   // Fills req.params (percent-decoded) and req.path (decoded, version prefix
   // removed) and calls the handler (or answers 404/405). The most specific
@@ -83,10 +92,12 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };
   std::vector<Route> routes_;
+  Observer observer_;
 };
 
 struct ServerOptions {

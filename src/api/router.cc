@@ -1,5 +1,7 @@
 // Router and the ResponseWriter conveniences.
 #include <cctype>
+#include <chrono>
+#include <optional>
 
 #include "api/http_server.h"
 #include "common/strings.h"
@@ -102,17 +104,67 @@ bool Match(const std::vector<std::string>& pattern, std::string_view raw_path,
   return true;
 }
 
+// Passes everything through to the real writer and notes when and with which
+// status the response's head went out, for the router's observer.
+class ObservingWriter : public ResponseWriter {
+ public:
+  explicit ObservingWriter(ResponseWriter& w) : w_(w), start_(std::chrono::steady_clock::now()) {}
+
+  void Send(Response r) override {
+    Note(r.status);
+    w_.Send(std::move(r));
+  }
+  void StartStream(int code, Headers headers) override {
+    Note(code);
+    w_.StartStream(code, std::move(headers));
+  }
+  bool Write(std::string_view chunk) override { return w_.Write(chunk); }
+  bool ClientGone() override { return w_.ClientGone(); }
+  UniqueFd Hijack(Headers headers, std::string* pending) override {
+    Note(200);  // 101 or 200; the client got its upgrade either way
+    return w_.Hijack(std::move(headers), pending);
+  }
+  int PeerUid() const override { return w_.PeerUid(); }
+  std::string PeerIdentity() const override { return w_.PeerIdentity(); }
+
+  int status = 0;  // 0: nothing sent yet
+  double seconds = 0;
+
+  // The first call wins: when the response's head went out.
+  void Note(int s) {
+    if (status != 0) return;
+    status = s;
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  ResponseWriter& w_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Methods outside this set are reported as "other" (a client chooses them freely).
+std::string_view KnownMethod(std::string_view m) {
+  for (std::string_view k : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    if (m == k) return k;
+  }
+  return "other";
+}
+
 }  // namespace
 
 void Router::Handle(std::string method, std::string pattern, Handler h) {
   Route r;
   r.method = std::move(method);
   for (const Segment& s : SplitPath(pattern)) r.segments.emplace_back(s.text);
+  r.pattern = std::move(pattern);
   r.handler = std::move(h);
   routes_.push_back(std::move(r));
 }
 
-void Router::Dispatch(Request& req, ResponseWriter& w) const {
+void Router::Dispatch(Request& req, ResponseWriter& real) const {
+  std::optional<ObservingWriter> observing;
+  if (observer_) observing.emplace(real);
+  ResponseWriter& w = observing ? static_cast<ResponseWriter&>(*observing) : real;
   // Match on the raw path so an encoded '/' ("%2F") inside an id stays in its segment.
   std::string_view raw = req.target;
   raw = raw.substr(0, raw.find('?'));
@@ -146,6 +198,11 @@ void Router::Dispatch(Request& req, ResponseWriter& w) const {
     w.SendError(405, "method " + req.method + " is not allowed on " + req.path);
   } else {
     w.SendError(404, "page not found");
+  }
+  if (observing) {
+    observing->Note(500);  // no-op when sent; else the server answers 500 for a handler that sent nothing
+    observer_(KnownMethod(req.method), best ? std::string_view(best->pattern) : "other", observing->status,
+              observing->seconds);
   }
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "api/http_server.h"
 
 namespace moor::api {
@@ -129,6 +132,60 @@ TEST(ResponseWriterTest, SendErrorIsDockerShapedJson) {
   EXPECT_EQ(w.sent.status, 409);
   EXPECT_EQ(w.sent.headers["content-type"], "application/json");
   EXPECT_EQ(w.sent.body, "{\"message\":\"name \\\"x\\\" is in use\"}\n");
+}
+
+struct Observed {
+  std::string method, route;
+  int status;
+  double seconds;
+};
+
+TEST_F(RouterTest, ObserverSeesPatternStatusAndTime) {
+  std::vector<Observed> seen;
+  router.SetObserver([&](std::string_view m, std::string_view r, int st, double s) {
+    seen.push_back({std::string(m), std::string(r), st, s});
+  });
+  router.Handle("GET", "/slow", [](const Request&, ResponseWriter& w) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    w.SendError(503, "busy");
+  });
+  router.Handle("GET", "/silent", [](const Request&, ResponseWriter&) {});
+  router.Handle("GET", "/stream", [](const Request&, ResponseWriter& w) {
+    w.StartStream(200, {});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // after the head: not counted
+  });
+  EXPECT_EQ(Go("POST", "/v1.41/containers/abc/start"), 200);
+  EXPECT_EQ(Go("GET", "/nothing/here"), 404);
+  EXPECT_EQ(Go("PUT", "/_ping"), 405);
+  EXPECT_EQ(Go("BREW", "/_ping"), 405);
+  EXPECT_EQ(Go("HEAD", "/containers/json"), 200);
+  EXPECT_EQ(Go("GET", "/slow"), 503);
+  Go("GET", "/silent");
+  Go("GET", "/stream");
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].route, "/containers/{id}/start");
+  EXPECT_EQ(seen[0].status, 200);
+  EXPECT_GE(seen[0].seconds, 0);
+  EXPECT_LT(seen[0].seconds, 1);
+  EXPECT_EQ(seen[1].route, "other");
+  EXPECT_EQ(seen[1].status, 404);
+  EXPECT_EQ(seen[2].route, "other");
+  EXPECT_EQ(seen[2].status, 405);
+  EXPECT_EQ(seen[3].method, "other");  // free-form methods do not become label values
+  EXPECT_EQ(seen[4].method, "HEAD");
+  EXPECT_EQ(seen[4].route, "/containers/json");
+  EXPECT_EQ(seen[5].status, 503);
+  EXPECT_GE(seen[5].seconds, 0.019);
+  EXPECT_EQ(seen[6].route, "/silent");
+  EXPECT_EQ(seen[6].status, 500);
+  EXPECT_EQ(seen[7].status, 200);
+  EXPECT_LT(seen[7].seconds, 0.045);
+}
+
+TEST_F(RouterTest, WithoutObserverNothingChanges) {
+  EXPECT_EQ(Go("GET", "/nothing"), 404);
+  EXPECT_EQ(Go("GET", "/_ping"), 200);
 }
 
 }  // namespace

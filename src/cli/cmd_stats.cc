@@ -128,6 +128,18 @@ Result<int> CmdStats(const Globals& g, const std::vector<std::string>& args) {
     }
   }
   bool live = !a.Bool("no-stream");
+  // moor's daemon sends no precpu_stats: without a baseline the first table
+  // (the only one with --no-stream) would show 0% CPU. A first sample half a
+  // second earlier is the baseline (docker's daemon waits for one as well).
+  bool primed = false;
+  for (auto& t : targets) {
+    auto s = d.GetJson("/containers/" + Esc(t.id) + "/stats?stream=0");
+    if (s && Num(*s, {"precpu_stats", "system_cpu_usage"}) == 0) {
+      t.prev = {Num(*s, {"cpu_stats", "cpu_usage", "total_usage"}), Num(*s, {"cpu_stats", "system_cpu_usage"})};
+      primed = true;
+    }
+  }
+  if (primed) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   for (;;) {
     std::vector<json> rows;
     for (auto& t : targets) {

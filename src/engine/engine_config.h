@@ -25,6 +25,7 @@ struct EngineConfig {
   bool masquerade = true;  // nftables masquerade for bridge networks' outbound traffic
   int64_t log_max_size = 20 * 1024 * 1024;  // per container log file before rotation
   int log_max_files = 5;
+  std::string metrics_addr;  // --metrics-addr IP:PORT: GET /metrics on TCP too ("" = the socket only)
 
   std::string Socket() const { return socket.empty() ? run_root + "/moor.sock" : socket; }
   std::string StateDb() const { return root + "/state.db"; }

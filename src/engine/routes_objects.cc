@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/engine_metrics.h"
 #include "engine/routes.h"
 #include "image/progress.h"
 #include "image/pull.h"
@@ -148,6 +149,7 @@ void RegisterObjectRoutes(api::Router& router, Engine& e) {
     w.StartStream(200, {{"content-type", "application/json"}});
     JsonLinesProgress progress(w);
     auto r = image::Pull(e.images(), full, {}, progress);
+    CountImagePull(r.has_value());
     if (!r) w.Write(json{{"error", r.error().message()}, {"errorDetail", {{"message", r.error().message()}}}}.dump() + "\n");
     else w.Write(json{{"status", "Pulled " + full}}.dump() + "\n");
   });
