@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "api/http.h"
 #include "app/code_release.h"
@@ -14,6 +15,7 @@
 #include "deploy/ledger/ledger.h"
 #include "deploy/store/release_store.h"
 #include "deploy/tree/tree.h"
+#include "metrics/registry.h"
 
 namespace moor::deploy {
 namespace {
@@ -295,6 +297,34 @@ TEST_F(DeployServiceTest, RollbackFlipsBackAtOnceAndPrunedReleasesAreRefused) {
   auto s = Open(MakeCode({{"index.php", "v1"}}));
   json have = *svc_->Have((*s)["session"], {{"digests", json::array({image::Sha256Of("v1").str(), image::Sha256Of("v2").str()})}});
   EXPECT_EQ(have["missing"], json::array({image::Sha256Of("v1").str()}));
+}
+
+// The value of one rendered sample line of the default registry; 0 when absent.
+double MetricValue(const std::string& series) {
+  std::istringstream in(metrics::DefaultRegistry().Render());
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > series.size() && line.starts_with(series) && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
+}
+
+TEST_F(DeployServiceTest, DeploysAndSwitchesAreCounted) {
+  const std::string ok = R"(moor_deploys_total{app="shop",service="php",result="success"})";
+  const std::string back = R"(moor_deploys_total{app="shop",service="php",result="rollback"})";
+  const std::string back_failed = R"(moor_deploys_total{app="shop",service="php",result="rollback_failure"})";
+  const std::string switches = R"(moor_deploy_switch_duration_seconds_count{strategy="reload"})";
+  double ok0 = MetricValue(ok), back0 = MetricValue(back), failed0 = MetricValue(back_failed);
+  double sw0 = MetricValue(switches);
+  PutService("reload");
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v1"}})));
+  ASSERT_TRUE(Deploy(MakeCode({{"index.php", "v2"}})));
+  ASSERT_TRUE(svc_->Rollback("shop", "php", std::nullopt, "tester", [](const json&) {}));
+  ASSERT_FALSE(svc_->Rollback("shop", "php", 1, "tester", [](const json&) {}));  // already live
+  EXPECT_EQ(MetricValue(ok), ok0 + 2);
+  EXPECT_EQ(MetricValue(back), back0 + 1);
+  EXPECT_EQ(MetricValue(back_failed), failed0 + 1);
+  EXPECT_EQ(MetricValue(switches), sw0 + 3);  // two commits and the rollback
 }
 
 TEST_F(DeployServiceTest, RollingStartsNewReplicasThenRetiresTheOldBehindTheGate) {

@@ -19,7 +19,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "app/app_executor.h"
 #include "app/code_release.h"
@@ -27,12 +29,46 @@
 #include "common/log.h"
 #include "deploy/deploy_internal.h"
 #include "deploy/ledger/switch_plan.h"
+#include "metrics/registry.h"
 
 namespace moor::deploy {
 
 using nlohmann::json;
 
 namespace {
+
+// moor_deploys_total{app, service, result}: success | failure for commits,
+// rollback | rollback_failure for rollbacks. Counted once the release is
+// known; an early return counts as the failure.
+class DeployOutcome {
+ public:
+  DeployOutcome(std::string app, std::string service, bool rollback)
+      : app_(std::move(app)), service_(std::move(service)), rollback_(rollback) {}
+  ~DeployOutcome() {
+    static auto& f = metrics::DefaultRegistry().AddCounter(
+        "moor_deploys_total", "Deploys (commits) and rollbacks by result", {"app", "service", "result"});
+    std::string result = rollback_ ? (ok_ ? "rollback" : "rollback_failure") : (ok_ ? "success" : "failure");
+    f.With({app_, service_, result}).Inc();
+  }
+  DeployOutcome(const DeployOutcome&) = delete;
+  DeployOutcome& operator=(const DeployOutcome&) = delete;
+  void Succeeded() { ok_ = true; }
+
+ private:
+  std::string app_, service_;
+  bool rollback_;
+  bool ok_ = false;
+};
+
+// moor_deploy_switch_duration_seconds{strategy}: from the start of a switch
+// to the release being live (reload: rename + signals; rolling: new
+// containers ready, old ones stopped). Switches take seconds to minutes.
+void ObserveSwitch(const std::string& strategy, std::chrono::steady_clock::duration d) {
+  static auto& f = metrics::DefaultRegistry().AddHistogram(
+      "moor_deploy_switch_duration_seconds", "Time a successful release switch took, by strategy", {"strategy"},
+      {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600});
+  f.With({strategy}).Observe(std::chrono::duration<double>(d).count());
+}
 
 int ReplicaOf(const app::ContainerStatus& c) {
   auto it = c.labels.find(app::kLabelReplica);
@@ -115,6 +151,7 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
   if (row.state == ReleaseState::kRetired)
     return FailInvalid("release " + std::to_string(row.id) + " was live and is retired: use moor rollback " +
                        row.service + " " + std::to_string(row.id));
+  DeployOutcome outcome(row.app, row.service, /*rollback=*/false);
   auto lock = impl_->SwitchLock(row.app, row.service);
   std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
   if (!held.owns_lock())
@@ -162,12 +199,14 @@ Result<int64_t> DeployService::Commit(const std::string& session, const Progress
     impl_->unsure.erase(session);
   }
   held.unlock();
+  outcome.Succeeded();
   impl_->AfterLive(row.app, row.service);
   return row.id;
 }
 
 Result<int64_t> DeployService::Rollback(const std::string& app, const std::string& svc, std::optional<int64_t> release,
                                         const std::string& who, const ProgressFn& progress) {
+  DeployOutcome outcome(app, svc, /*rollback=*/true);
   auto lock = impl_->SwitchLock(app, svc);
   std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
   if (!held.owns_lock()) return Fail(Error(EBUSY, "a deploy of " + svc + " is in progress; wait for it"));
@@ -205,6 +244,7 @@ Result<int64_t> DeployService::Rollback(const std::string& app, const std::strin
     return Fail(std::move(sw.error()));
   }
   held.unlock();
+  outcome.Succeeded();
   impl_->AfterLive(app, svc);
   return target;
 }
@@ -223,9 +263,13 @@ Result<void> DeployService::Impl::Switch(const ServiceRecord& rec, const Service
     if (live && !live->image_ref.empty()) live_image = live->image_ref;
   }
   std::string target_image = row.image_ref.empty() ? cfg.image : row.image_ref;
-  if (cfg.strategy == "reload" && target_image == live_image)
-    return ReloadSwitch(*backend, rec, cfg, row, kind, who, progress);
-  return RollingSwitch(*backend, rec, cfg, row, kind, who, progress);
+  bool reload = cfg.strategy == "reload" && target_image == live_image;
+  auto started = std::chrono::steady_clock::now();
+  auto r = reload ? ReloadSwitch(*backend, rec, cfg, row, kind, who, progress)
+                  : RollingSwitch(*backend, rec, cfg, row, kind, who, progress);
+  // The strategy that ran: a reload service's image change rolls.
+  if (r) ObserveSwitch(reload ? "reload" : "rolling", std::chrono::steady_clock::now() - started);
+  return r;
 }
 
 Result<void> DeployService::Impl::ReloadSwitch(app::AppBackend& b, const ServiceRecord& rec, const ServiceConfig& cfg,

@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "discovery/discovery_metrics.h"
 #include "discovery/probes.h"
 
 namespace moor::discovery {
@@ -184,6 +185,7 @@ struct CheckRunner::Impl {
       CheckResult r = RunProbe(d, ops, st);
       std::unique_lock lk(mu);
       if (e->stopped || st.stop_requested()) break;
+      CountCheckResult(d.type, r.status);
       if (auto rep = ApplyLocked(*e, r)) Deliver(*e, lk, rep->status, rep->output);
       int64_t every = e->ever_passed || d.start_interval_ns <= 0 ? d.interval_ns : d.start_interval_ns;
       Clock::time_point next = started + std::chrono::nanoseconds(every);
@@ -297,6 +299,7 @@ Result<void> CheckRunner::TtlUpdate(const std::string& check_id, Health status, 
   if (e->def.type != "ttl") {
     return FailInvalid("check \"" + check_id + "\" is a " + e->def.type + " check, not a TTL check");
   }
+  CountCheckResult("ttl", status);
   e->ttl_deadline = Clock::now() + std::chrono::nanoseconds(e->def.ttl_ns);
   e->ttl_expired = false;
   bool changed = !e->reported || e->status != status || e->output != output;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 
+#include "discovery/discovery_metrics.h"
 #include "discovery/dns_answer.h"
 #include "discovery/dns_ldns.h"
 
@@ -193,8 +194,10 @@ void UdpForwarder::Submit(std::string query, int fd, const sockaddr_storage& cli
 void UdpForwarder::Fail(const Pending& p) {
   failures_->fetch_add(1, std::memory_order_relaxed);
   std::string r = ServfailFor(reinterpret_cast<const uint8_t*>(p.query.data()), p.query.size());
-  if (!r.empty())
+  if (!r.empty()) {
+    CountDnsQuery(DnsQueryType(reinterpret_cast<const uint8_t*>(p.query.data()), p.query.size()), 2);  // SERVFAIL
     sendto(p.fd, r.data(), r.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&p.client), p.client_len);
+  }
 }
 
 void UdpForwarder::SendOrFail(uint16_t id, Pending& p) {
@@ -231,6 +234,7 @@ void UdpForwarder::OnReply(int sock) {
     if (std::memcmp(buf + 4, p.query.data() + 4, 2) != 0) continue;  // QDCOUNT
     buf[0] = static_cast<uint8_t>(p.query[0]);
     buf[1] = static_cast<uint8_t>(p.query[1]);
+    CountDnsQuery(DnsQueryType(reinterpret_cast<const uint8_t*>(p.query.data()), p.query.size()), buf[3] & 0x0f);
     sendto(p.fd, buf, static_cast<size_t>(n), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&p.client),
            p.client_len);
     pending_.erase(it);

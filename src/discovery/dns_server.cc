@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "discovery/discovery_metrics.h"
 #include "discovery/dns_answer.h"
 #include "discovery/dns_cache.h"
 #include "discovery/dns_forward.h"
@@ -158,6 +159,8 @@ struct DnsServer::Impl {
       size_t limit = tcp ? cap : std::min<size_t>(cap, sq->edns ? sq->udp_size : 512);
       auto r = Assemble(*c, q, *sq, out, limit, w.fast_rng);
       Count(c->header[1] & 0x0f, r.truncated);
+      if (r.size) CountDnsQuery(static_cast<uint16_t>(q[sq->question_end - 4] << 8 | q[sq->question_end - 3]),
+                                c->header[1] & 0x0f);
       *out_len = r.size;
       return r.size ? Outcome::kReply : Outcome::kDrop;
     }
@@ -176,6 +179,7 @@ struct DnsServer::Impl {
     bool trunc = false;
     *out_len = EncodePacket(a.response.get(), out, limit, &trunc);
     Count(ldns_pkt_get_rcode(a.response.get()), trunc);
+    if (*out_len) CountDnsQuery(DnsQueryType(q, n), ldns_pkt_get_rcode(a.response.get()));
     return *out_len ? Outcome::kReply : Outcome::kDrop;
   }
 
@@ -276,6 +280,7 @@ struct DnsServer::Impl {
           forward_failures.fetch_add(1, std::memory_order_relaxed);
           reply = ServfailFor(in.data(), n);
         }
+        if (reply.size() >= 12) CountDnsQuery(DnsQueryType(in.data(), n), reply[3] & 0x0f);
         ok = !reply.empty() && SendFramed(fd, reinterpret_cast<const uint8_t*>(reply.data()), reply.size());
       } else {
         ok = false;
@@ -297,6 +302,7 @@ DnsServer::~DnsServer() { Stop(); }
 Result<void> DnsServer::Start() {
   Impl& m = *impl_;
   if (m.started) return {};
+  EnableDnsMetrics();
   for (auto& u : m.opts.upstreams) m.ups.push_back(TRY_CTX(ParseUpstream(u), "dns upstream"));
   std::vector<Upstream> listen;
   for (auto& l : m.opts.listen) listen.push_back(TRY_CTX(ParseListen(l), "dns listen address"));

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -17,11 +18,13 @@
 #include "discovery/agent.h"
 #include "discovery/catalog.h"
 #include "discovery/consul_api.h"
+#include "discovery/discovery_metrics.h"
 #include "discovery/dns_server.h"
 #include "discovery/prometheus_sd.h"
 #include "discovery/registrar.h"
 #include "discovery/template_manager.h"
 #include "engine/engine_internal.h"
+#include "engine/fpm_metrics.h"
 
 namespace moor::engine {
 
@@ -140,6 +143,7 @@ struct DiscoveryService::Impl {
   std::unique_ptr<d::TemplateManager> templates;
   std::unique_ptr<d::Registrar> registrar;
   std::unique_ptr<d::DnsServer> dns;
+  std::unique_ptr<FpmMetrics> fpm_metrics;
   api::Router consul_router;
   std::vector<std::unique_ptr<api::HttpServer>> consul_servers;
   std::vector<std::string> dns_addrs, consul_addrs;
@@ -268,6 +272,27 @@ Result<std::unique_ptr<DiscoveryService>> DiscoveryService::Start(Engine& engine
     }
   }
   engine.SetContainerResolver(m.container_resolver);
+  // Metrics: PHP-FPM pools scraped through the container list, and the
+  // catalog's passing/critical instances for moor_service_instances (the
+  // engine's collector writes the family), labelled like the containers.
+  m.fpm_metrics = std::make_unique<FpmMetrics>(*m.view);
+  d::SetServiceHealthSource([&m] {
+    std::map<std::string, std::pair<std::string, std::string>> by_container;
+    for (const auto& c : m.view->List()) {
+      auto label = [&](const char* k) {
+        auto it = c.labels.find(k);
+        return it == c.labels.end() ? std::string() : it->second;
+      };
+      std::string svc = label("moor.app.service");
+      by_container[c.id] = {label("moor.app"), svc.empty() ? label("moor.service") : svc};
+    }
+    return d::CountServiceHealth(*m.catalog, [&](const d::ServiceInstance& in) {
+      auto it = by_container.find(in.container_id);
+      // External services, and containers without those labels: the catalog's name.
+      if (it == by_container.end() || it->second.second.empty()) return std::make_pair(std::string(), in.name);
+      return it->second;
+    });
+  });
   d::AddConsulRoutes(m.consul_router, *m.agent);
   d::AddPrometheusSdRoute(m.consul_router, *m.catalog);
   for (const auto& a : m.consul_addrs) {
@@ -289,6 +314,8 @@ DiscoveryService::~DiscoveryService() {
   auto& m = *impl_;
   m.engine.SetBeforeDownHook(nullptr);
   m.engine.SetContainerResolver("");
+  d::SetServiceHealthSource(nullptr);  // waits for a scrape reading it
+  m.fpm_metrics.reset();
   {
     std::lock_guard lock(m.mu);
     m.stopping = true;
