@@ -832,3 +832,62 @@ TEST_F(AppFileTest, ComposeFixture) {
 
 }  // namespace
 }  // namespace moor::app
+
+// ---- logging: (the daemon's log shipper reads the labels)
+
+namespace moor::app {
+namespace {
+
+TEST_F(AppFileTest, LoggingBlockBecomesLogLabels) {
+  auto app = ParseOk(R"(services:
+  php:
+    image: moor/php-fpm:8.2
+    logging:
+      outputs: [central, lk]
+      multiline: {start: '^\[[0-9]{2}-'}
+      json: true
+  quiet:
+    image: x
+    logging: {outputs: none}
+  plain:
+    image: x
+)");
+  const auto& php = app.services.at("php").labels;
+  EXPECT_EQ(php.at("moor.log.outputs"), "central,lk");
+  EXPECT_EQ(php.at("moor.log.multiline.start"), "^\\[[0-9]{2}-");
+  EXPECT_EQ(php.at("moor.log.json"), "true");
+  EXPECT_EQ(app.services.at("quiet").labels.at("moor.log.outputs"), "none");
+  EXPECT_FALSE(app.services.at("plain").labels.count("moor.log.outputs"));
+}
+
+TEST_F(AppFileTest, LoggingBlockErrors) {
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    logging: {multiline: {start: '(unclosed'}}
+)").find("is not a valid regular expression"), std::string::npos);
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    logging: {outputs: [Central!]}
+)").find("is not an output name"), std::string::npos);
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    logging: {outputs: [none, lk]}
+)").find("none with other outputs"), std::string::npos);
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    logging: {jsonn: true}
+)").find("unknown"), std::string::npos);
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    labels: {moor.log.json: "false"}
+    logging: {json: true}
+)").find("both set it"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moor::app

@@ -1,4 +1,6 @@
 // Parsing one service of the app file (see app_parse.cc for the top level).
+#include <regex.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -41,7 +43,8 @@ const Keys kServiceKeys = {"image",
                            "profiles",
                            "service",
                            "templates",
-                           "code"};
+                           "code",
+                           "logging"};
 
 void Parser::Service(const std::string& name, const YAML::Node& key, const YAML::Node& n, ServiceSpec* s) {
   std::string where = "services." + name;
@@ -65,6 +68,50 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
   std::map<std::string, std::string> env, file_env;
   YAML::Node env_node, env_file_node;
   bool has_image = false;
+  // The `logging:` block becomes the moor.log.* labels the daemon's log
+  // shipper reads (docs/logs.md).
+  std::map<std::string, std::string> log_labels;
+  auto logging = [&](const YAML::Node& block, const std::string& at) {
+    for (auto& [lk, lv] : Map(block, {"outputs", "multiline", "json"}, at)) {
+      const std::string& lf = lk.Scalar();
+      std::string lw = at + "." + lf;
+      if (lf == "outputs") {
+        std::vector<std::string> names;
+        if (lv.IsScalar()) {
+          if (auto x = Str(lv, lw)) names = {*x};
+        } else {
+          names = StrList(lv, lw);
+        }
+        for (const auto& o : names) {
+          bool ok = !o.empty() && o.size() <= 32 && std::all_of(o.begin(), o.end(), [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+          });
+          if (!ok) c_.Error(lv, lw + ": \"" + o + "\" is not an output name", "name outputs of --log-output (a-z 0-9 _ -), or write none");
+        }
+        if (names.size() > 1 && std::find(names.begin(), names.end(), "none") != names.end())
+          c_.Error(lv, lw + ": none with other outputs", "write none alone, or list the outputs");
+        log_labels["moor.log.outputs"] = Join(names, ",");
+      } else if (lf == "multiline") {
+        for (auto& [mk, mv] : Map(lv, {"start"}, lw)) {
+          auto x = Str(mv, lw + ".start");
+          if (!x) continue;
+          regex_t re;
+          int rc = regcomp(&re, x->c_str(), REG_EXTENDED | REG_NOSUB);
+          if (rc != 0) {
+            char msg[256];
+            regerror(rc, &re, msg, sizeof msg);
+            c_.Error(mv, lw + ".start: \"" + *x + "\" is not a valid regular expression (" + msg + ")",
+                     "write a POSIX extended regex matching the first line of an event, e.g. ^[0-9]{4}-");
+          } else {
+            regfree(&re);
+            log_labels["moor.log.multiline.start"] = *x;
+          }
+        }
+      } else if (auto b = Bool(lv, lw)) {
+        log_labels["moor.log.json"] = *b ? "true" : "false";
+      }
+    }
+  };
   // The `code:` block. References to other services (`from`) are checked by
   // the validator; everything local to the block is checked here.
   auto code = [&](const YAML::Node& block, const std::string& at) {
@@ -266,7 +313,15 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
       Templates(v, w, s);
     } else if (f == "code") {
       code(v, w);
+    } else if (f == "logging") {
+      logging(v, w);
     }
+  }
+  for (auto& [lk, lv] : log_labels) {
+    if (s->labels.count(lk)) {
+      c_.Error(key, where + ": label " + lk + " and logging: both set it", "keep the logging: block");
+    }
+    s->labels[lk] = lv;
   }
   for (auto& [ek, ev] : env) file_env[ek] = ev;
   s->environment = std::move(file_env);

@@ -58,6 +58,9 @@ Service discovery (docs/discovery.md):
   service ls | inspect NAME | register --name N --address IP --port P [--check-*] | deregister ID
   kv get KEY [--recurse] | put KEY VALUE [--cas N] | rm KEY [--recurse] | ls [PREFIX]
   dns query NAME [TYPE] [--server IP:PORT] [--tcp]
+Logs and metrics (docs/logs.md, docs/metrics.md):
+  logship [--format json]                  log outputs: delivered, dropped, lag, last error
+  stats [--no-stream] [CONTAINER...] | top CONTAINER   live resource use, processes
 Apps (moor.yaml, docs/moor-yaml.md):
   config [-f FILE] [--format yaml|json] [--profile P]... [-q] [--services]   validate and print normalised
   up [-d] [--wait] [--build] [--pull missing|always|never] [--no-orphans] [--scale SVC=N]...
@@ -180,6 +183,7 @@ const std::map<std::string, Command>& Commands() {
       {"kv delete", CmdKvRm},
       {"kv ls", CmdKvLs},
       {"dns query", CmdDnsQuery},
+      {"logship", CmdLogship},
       {"config", CmdConfig},
       {"up", CmdUp},
       {"down", CmdDown},

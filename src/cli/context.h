@@ -105,6 +105,7 @@ Result<int> CmdKvPut(const Globals&, const std::vector<std::string>&);
 Result<int> CmdKvRm(const Globals&, const std::vector<std::string>&);
 Result<int> CmdKvLs(const Globals&, const std::vector<std::string>&);
 Result<int> CmdDnsQuery(const Globals&, const std::vector<std::string>&);
+Result<int> CmdLogship(const Globals&, const std::vector<std::string>&);
 // cmd_app_config.cc: the app file (moor.yaml).
 Result<int> CmdConfig(const Globals&, const std::vector<std::string>&);
 // cmd_app.cc: moor up / down / scale and moor app ps / logs / restart.

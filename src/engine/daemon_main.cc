@@ -15,7 +15,10 @@
 #include "common/strings.h"
 #include "engine/discovery_service.h"
 #include "engine/engine.h"
+#include "engine/engine_metrics.h"
+#include "engine/logship_service.h"
 #include "engine/routes.h"
+#include "logship/shipper.h"
 #include "runtime_cli/args.h"
 
 namespace moor::engine {
@@ -47,11 +50,17 @@ serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
   --dns-ttl SECONDS      TTL of discovery answers (default 0)
   --consul-addr IP:PORT  Consul-compatible HTTP API on TCP; repeatable; ":PORT" = the default
                          bridge's gateway (default :8500); none = only on the daemon's socket
-  --node-name NAME       discovery node name (default: the host name)
+  --node-name NAME       discovery node name, and the node label of shipped logs
+                         (default: the host name)
+  --log-output [NAME=]TYPE://ADDRESS[?OPT=V&...]  ship every container's logs there;
+                         repeatable. TYPE: logstash, gelf-udp, gelf-tcp, syslog-tcp,
+                         syslog-udp, loki, file (docs/logs.md)
+  --log-disk-budget SIZE disk the log spool may use while receivers lag (default 1g)
   --deploy-addr IP:PORT  remote deploy endpoint (TLS; needs --deploy-tls-cert/--deploy-tls-key)
   --deploy-tls-cert FILE --deploy-tls-key FILE  its certificate and key (PEM)
   --deploy-client-ca FILE  require client certificates signed by this CA (else tokens)
   --deploy-keep N        releases kept per service besides the live one (default 5)
+  --metrics-addr IP:PORT serve Prometheus metrics (GET /metrics) on TCP too; always on the socket
   -D, --debug            debug logging
 )";
 
@@ -81,7 +90,8 @@ Result<void> ApplyConfigFile(const std::string& path, EngineConfig& cfg) {
 }
 
 Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, DiscoveryConfig* disc,
-                                     DeployDaemonConfig* deploy) {
+                                     DeployDaemonConfig* deploy,
+                                     LogshipDaemonConfig* logs) {
   using runtime_cli::FlagSpec;
   auto a = TRY(runtime_cli::ParseArgs(args, 0,
                                       {{"root", "", true},          {"data-root", "", true},
@@ -94,9 +104,10 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
                                        {"dns-addr", "", true, true}, {"dns-upstream", "", true, true},
                                        {"dns-domain", "", true},    {"dns-ttl", "", true},
                                        {"consul-addr", "", true, true}, {"node-name", "", true},
+                                       {"log-output", "", true, true}, {"log-disk-budget", "", true},
                                        {"deploy-addr", "", true},   {"deploy-tls-cert", "", true},
                                        {"deploy-tls-key", "", true}, {"deploy-client-ca", "", true},
-                                       {"deploy-keep", "", true},   {"help", "h", false}},
+                                       {"deploy-keep", "", true},   {"metrics-addr", "", true},   {"help", "h", false}},
                                       false));
   *help = a.Bool("help");
   EngineConfig cfg;
@@ -160,6 +171,10 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
     if (!n || *n < 0 || *n > 1000) return FailInvalid("--deploy-keep must be a number of releases between 0 and 1000");
     deploy->keep = static_cast<int>(*n);
   }
+  if (a.Has("metrics-addr")) {
+    cfg.metrics_addr = a.Get("metrics-addr");
+    TRY(ValidateMetricsAddr(cfg.metrics_addr));
+  }
   if (a.Has("dns-addr")) disc->dns_listen = TRY(ParseListenList(a.All("dns-addr"), "--dns-addr"));
   if (a.Has("consul-addr")) disc->consul_listen = TRY(ParseListenList(a.All("consul-addr"), "--consul-addr"));
   for (const auto& u : a.All("dns-upstream")) {
@@ -182,6 +197,17 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
     disc->dns_ttl = static_cast<uint32_t>(*t);
   }
   if (a.Has("node-name")) disc->node_name = a.Get("node-name");
+  if (a.Has("log-output")) {
+    for (const auto& spec : a.All("log-output")) {
+      TRY(logship::ParseOutputSpec(spec));  // refused before anything starts
+      logs->outputs.push_back(spec);
+    }
+  }
+  if (a.Has("log-disk-budget")) {
+    auto s = ParseByteSize(a.Get("log-disk-budget"));
+    if (!s || *s < (1 << 20)) return FailInvalid("--log-disk-budget must be a size of at least 1m, like 512m");
+    logs->disk_budget = *s;
+  }
   return cfg;
 }
 
@@ -191,7 +217,8 @@ int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactor
   bool help = false;
   DiscoveryConfig disc;
   DeployDaemonConfig deploy;
-  auto cfg = ParseDaemonArgs(args, &help, &disc, &deploy);
+  LogshipDaemonConfig logs;
+  auto cfg = ParseDaemonArgs(args, &help, &disc, &deploy, &logs);
   if (help) {
     std::cout << kUsage;
     return 0;
@@ -225,8 +252,17 @@ int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactor
     std::cerr << "moor daemon: " << discovery.error().message() << "\n";
     return 1;
   }
+  auto shipper = LogshipService::Start(**engine, logs, disc.node_name);
+  if (!shipper) {
+    std::cerr << "moor daemon: " << shipper.error().message() << "\n";
+    return 1;
+  }
   api::Router router;
+  router.SetObserver(ObserveApiRequest);
+  RegisterMetricsRoute(router);
+  EngineMetrics engine_metrics(**engine);
   RegisterContainerRoutes(router, **engine);
+  (*shipper)->AddRoutes(router);
   RegisterObjectRoutes(router, **engine);
   (*discovery)->AddRoutes(router);
   std::unique_ptr<DaemonExtension> ext;
@@ -244,6 +280,20 @@ int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactor
     std::cerr << "moor daemon: " << listen.error().message() << "\n";
     return 1;
   }
+  // --metrics-addr: a router with GET /metrics only, so nothing else of the API is on TCP.
+  api::Router metrics_router;
+  RegisterMetricsRoute(metrics_router);
+  std::unique_ptr<api::HttpServer> metrics_server;
+  if (!cfg->metrics_addr.empty()) {
+    auto fd = api::ListenTcp(cfg->metrics_addr);
+    if (!fd) {
+      std::cerr << "moor daemon: --metrics-addr " << cfg->metrics_addr << ": " << fd.error().message() << "\n";
+      return 1;
+    }
+    metrics_server = std::make_unique<api::HttpServer>(std::move(*fd), metrics_router);
+    metrics_server->Start();
+    log::Info("moor daemon: metrics on http://" + cfg->metrics_addr + "/metrics");
+  }
   api::HttpServer server(std::move(*listen), router);
   server.Start();
   log::Info("moor daemon: serving on " + cfg->Socket());
@@ -253,7 +303,9 @@ int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactor
   log::Info("moor daemon: stopping (containers keep running)");
   if (ext) ext->Stopping();
   server.Stop();
+  if (metrics_server) metrics_server->Stop();
   ext.reset();
+  shipper->reset();
   discovery->reset();
   unlink(cfg->Socket().c_str());
   return 0;

@@ -24,6 +24,12 @@ struct DeployDaemonConfig {
   int keep = 5;           // --deploy-keep: releases kept per service besides the live one
 };
 
+// Log shipping (--log-output, --log-disk-budget; docs/logs.md).
+struct LogshipDaemonConfig {
+  std::vector<std::string> outputs;  // --log-output specs, as given
+  int64_t disk_budget = 1ll << 30;   // --log-disk-budget
+};
+
 // What an extension of the daemon gets (the deploy service lives in a
 // module above the engine: it drives containers through the daemon's API).
 struct DaemonContext {

@@ -57,6 +57,7 @@ struct Source {
   bool listed = true;
   int idle_after_gone = 0;
   int64_t partial_since_ns = 0;  // since when the tailer holds an unfinished line
+  uint64_t seen_missed = 0, seen_lost = 0, seen_bad = 0;  // tailer stats already added to the totals
   std::string settings_error;  // logged once
 };
 
@@ -75,7 +76,10 @@ struct Shipper::Impl {
   std::map<std::string, TailPos> saved;                    // from the last checkpoint, not yet claimed
   uint32_t next_id = 1;
   std::thread thread;
-  std::atomic<uint64_t> lines_read{0}, records_appended{0}, append_errors{0};
+  std::atomic<uint64_t> lines_read{0}, append_errors{0};
+  // Lines lost before the spool: log files rotated away unread (a writer far
+  // faster than the shipper), and records that were not json-file records.
+  std::atomic<uint64_t> missed_files{0}, lost_lines{0}, bad_records{0};
   std::string last_error;
   int collector_id = 0;
   // Per output: drops seen at the last check, and whether an episode of
@@ -324,13 +328,13 @@ void Shipper::Impl::Append(Source& s, const Record& r) {
     }
     return;
   }
-  records_appended.fetch_add(1, std::memory_order_relaxed);
 }
 
 size_t Shipper::Impl::PollSource(Source& s) {
   std::string fields;
+  uint64_t read = 0;
   auto on_line = [&](const TailLine& l) {
-    lines_read.fetch_add(1, std::memory_order_relaxed);
+    ++read;
     TailPos before = s.last;
     s.last = l.next;
     ++s.seq;
@@ -377,6 +381,21 @@ size_t Shipper::Impl::PollSource(Source& s) {
     }
   };
   auto n = s.tailer->Poll(on_line);
+  lines_read.fetch_add(read, std::memory_order_relaxed);
+  const TailStats& ts = s.tailer->stats();
+  if (ts.missed_files != s.seen_missed || ts.lost_lines != s.seen_lost) {
+    missed_files.fetch_add(ts.missed_files - s.seen_missed);
+    lost_lines.fetch_add(ts.lost_lines - s.seen_lost);
+    log::Warn("log shipping: container " + s.src.name + " writes faster than its log can be shipped: " +
+              std::to_string(ts.missed_files) + " rotated log file(s) given up unread so far (" +
+              std::to_string(ts.lost_lines) + " lines counted); raise --log-max-size or slow it down");
+    s.seen_missed = ts.missed_files;
+    s.seen_lost = ts.lost_lines;
+  }
+  if (ts.bad_records != s.seen_bad) {
+    bad_records.fetch_add(ts.bad_records - s.seen_bad);
+    s.seen_bad = ts.bad_records;
+  }
   if (!n) {
     if (last_error != n.error().message()) {
       last_error = n.error().message();
@@ -394,7 +413,9 @@ size_t Shipper::Impl::PollSource(Source& s) {
     // The monitor writes a line without its newline only at the container's
     // exit (or in 16 KiB pieces, back to back): after 2 quiet seconds the
     // line is complete.
-    return s.tailer->FlushPartial(on_line);
+    size_t flushed = s.tailer->FlushPartial(on_line);
+    lines_read.fetch_add(flushed, std::memory_order_relaxed);
+    return flushed;
   }
   return *n;
 }
@@ -498,6 +519,9 @@ json Shipper::Status() {
           {"outputs", outs},
           {"sources", nsources},
           {"lines_read", m.lines_read.load()},
+          {"source_missed_files", m.missed_files.load()},
+          {"source_lost_lines", m.lost_lines.load()},
+          {"source_bad_records", m.bad_records.load()},
           {"spool",
            {{"bytes", st.bytes},
             {"segments", st.segments},
@@ -508,6 +532,13 @@ json Shipper::Status() {
 void Shipper::Impl::Collect(metrics::SampleWriter& w) {
   w.Family("moor_logship_lines_read_total", "counter", "Container log lines the shipper has read.");
   w.Sample({}, static_cast<double>(lines_read.load()));
+  w.Family("moor_logship_source_missed_files_total", "counter",
+           "Rotated container log files given up before they were read (a writer faster than shipping).");
+  w.Sample({}, static_cast<double>(missed_files.load()));
+  w.Family("moor_logship_source_lost_lines_total", "counter", "Lines in those files, counted when given up.");
+  w.Sample({}, static_cast<double>(lost_lines.load()));
+  w.Family("moor_logship_source_bad_records_total", "counter", "Log file records that were not json-file records.");
+  w.Sample({}, static_cast<double>(bad_records.load()));
   w.Family("moor_logship_queue_bytes", "gauge", "Bytes in the log spool on disk.");
   auto st = spool->Stats();
   w.Sample({}, static_cast<double>(st.bytes));

@@ -32,7 +32,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <isa-l/crc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,7 +80,9 @@ inline T Get(const char* p) {
 }
 
 inline uint32_t Crc(const char* p, size_t n) {
-  return static_cast<uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(p), static_cast<uInt>(n)));
+  // zlib's CRC-32 (gzip's, reflected), computed by ISA-L: several times
+  // faster than zlib's, and the spool checks every frame twice (write, read).
+  return crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(p), static_cast<uint64_t>(n));
 }
 
 std::string SegName(uint64_t seq) {

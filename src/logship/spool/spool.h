@@ -4,7 +4,7 @@
 // one reader thread per output.
 //
 // Segment format (little-endian): "MSPL" u32 version=1, then frames
-//   u32 length-of-body, u32 crc32-of-body (zlib), u8 kind, body
+//   u32 length-of-body, u32 crc32-of-body (gzip/zlib CRC-32), u8 kind, body
 // kind 1 = source (SourceMeta, written before the first record of that source
 // in each segment, so a segment is readable alone), kind 2 = record
 // (i64 time_ns, u8 stream, u32 source, u32 text len, text, u32 fields len,

@@ -210,8 +210,20 @@ bool DecodeOwn(std::string_view line, std::string* text, Stream* stream, int64_t
   if (!suffix.starts_with("\",\"stream\":\"") || suffix.substr(18, 10) != "\",\"time\":\"" || !suffix.ends_with("\"}"))
     return false;
   if (!StreamOf(suffix.substr(12, 6), stream)) return false;
-  auto t = ParseTime(suffix.substr(28, 30));
-  if (!t) return false;
+  // Every line of one read of the container's pipe carries the same stamp:
+  // parse a stamp once, not once a line.
+  thread_local char last_stamp[30] = {};
+  thread_local int64_t last_ns = -1;
+  std::string_view stamp = suffix.substr(28, 30);
+  std::optional<int64_t> t;
+  if (last_ns >= 0 && std::memcmp(stamp.data(), last_stamp, sizeof last_stamp) == 0) {
+    t = last_ns;
+  } else {
+    t = ParseTime(stamp);
+    if (!t) return false;
+    std::memcpy(last_stamp, stamp.data(), sizeof last_stamp);
+    last_ns = *t;
+  }
   if (!Unescape(line.substr(kPrefix.size(), line.size() - kPrefix.size() - kSuffix), text)) return false;
   *time_ns = *t;
   return true;

@@ -111,7 +111,51 @@ Result<void> LogTailer::OpenStart() {
 }
 
 // The file to read after the open one, when the open one is no longer PATH.
+Result<void> LogTailer::HoldNewer() {
+  auto chain = Chain(path_, max_files_);
+  auto id_at = [&](size_t i) { return FileId{chain[i].dev, chain[i].ino}; };
+  FileId newest = held_.empty() ? cur_ : held_.back().first;
+  size_t k = chain.size();  // newest's index; chain.size(): rotated out of the chain
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (id_at(i) == newest) k = i;
+  }
+  if (k == 0) return {};  // the newest held is the live file
+  for (size_t i = k; i-- > 0;) {
+    if (chain[i].ino == 0) continue;
+    UniqueFd fd(::open(chain[i].name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) return {};  // rotating right now: next Poll
+      return FailErrno("open log " + chain[i].name);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return FailErrno("stat log " + chain[i].name);
+    FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    if (id != id_at(i)) return {};  // it moved since: next Poll
+    held_.emplace_back(id, std::move(fd));
+  }
+  // A tailer far behind a fast writer holds at most this many files (their
+  // space stays in use until read); beyond, the oldest is given up, counted.
+  size_t max_held = static_cast<size_t>(max_files_) * 2 + 2;
+  while (held_.size() > max_held) {
+    std::string chunk(1 << 20, '\0');
+    off_t at = 0;
+    for (;;) {
+      ssize_t n = ::pread(held_.front().second.get(), chunk.data(), chunk.size(), at);
+      if (n <= 0) break;
+      stats_.lost_lines += static_cast<uint64_t>(std::count(chunk.data(), chunk.data() + n, '\n'));
+      at += n;
+    }
+    ++stats_.missed_files;
+    held_.pop_front();
+  }
+  return {};
+}
+
 Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
+  if (!held_.empty()) {
+    succ_ = held_.front().first;
+    return succ_;
+  }
   auto chain = Chain(path_, max_files_);
   auto id_at = [&](size_t i) { return FileId{chain[i].dev, chain[i].ino}; };
   for (size_t k = 0; k < chain.size(); ++k) {
@@ -140,7 +184,15 @@ Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
 
 Result<void> LogTailer::SwitchTo(FileId next) {
   if (len_ > 0 || skipping_) ++stats_.bad_records;  // a record cut off at the end of a finished file
-  if (!TRY(OpenById(next))) {
+  if (!held_.empty() && held_.front().first == next) {
+    fd_ = std::move(held_.front().second);
+    held_.pop_front();
+    cur_ = next;
+    off_ = 0;
+    len_ = 0;
+    skipping_ = false;
+    opened_ = true;
+  } else if (!TRY(OpenById(next))) {
     if (!TRY(OpenOldest())) {  // everything is gone
       fd_.Reset();
       opened_ = false;
@@ -159,6 +211,7 @@ Result<size_t> LogTailer::Poll(const std::function<void(const TailLine&)>& on_li
     TRY(OpenStart());
     if (!opened_) return lines;
   }
+  TRY(HoldNewer());
   size_t read = 0;
   std::optional<FileId> next;  // set once the open file is known to be rotated: finish it, then switch
   while (read < max_bytes) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -42,6 +43,7 @@ struct TailStats {
   uint64_t bad_records = 0;       // not json-file records: skipped
   uint64_t truncated_lines = 0;   // longer than max_line_bytes: cut
   uint64_t missed_files = 0;      // rotated away before they were read (the tailer was too far behind)
+  uint64_t lost_lines = 0;        // records of held files given up (too far behind a fast writer)
 };
 
 class LogTailer {
@@ -91,6 +93,10 @@ class LogTailer {
   Result<bool> OpenOldest();
   Result<std::optional<FileId>> Successor();
   Result<void> SwitchTo(FileId next);
+  // Opens the files newer than the newest one held (the writer may rotate
+  // them away before the tailer gets there: an open file stays readable).
+  Result<void> HoldNewer();
+  std::deque<std::pair<FileId, UniqueFd>> held_;  // newer than cur_, oldest first
   void Consume(const OnLine& on_line, size_t* lines);
   void Record(std::string_view rec, uint64_t start, uint64_t end, const OnLine& on_line, size_t* lines);
   void Emit(std::string_view text, int64_t time_ns, Stream stream, TailPos next, bool cut, const OnLine& on_line,

@@ -227,6 +227,61 @@ TEST(LogTailer, FollowsRotationsWhileReading) {
   EXPECT_EQ(t.pos().ino, InodeOf(path));
 }
 
+// A writer that rotates faster than the tailer reads: every Poll opens the
+// files newer than the one it reads, so a file the writer deletes before the
+// tailer got to it is still read through its descriptor.
+TEST(LogTailer, HoldsNewerFilesSoFastRotationLosesNothing) {
+  TempDir dir;
+  std::string path = dir.path() + "/c.log";
+  LogWriter w(path, 2000, 3);  // only PATH, PATH.1, PATH.2 exist at a time
+  ASSERT_TRUE(w.Open());
+  LogTailer t(path, 3, {});
+  std::vector<std::string> got;
+  auto take = [&](size_t max_bytes) {
+    auto n = t.Poll([&](const TailLine& l) { got.emplace_back(l.text); }, max_bytes);
+    ASSERT_TRUE(n) << n.error().message();
+  };
+  int next = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::string chunk;
+    for (int k = 0; k < 25; ++k) chunk += "line " + std::to_string(next++) + "\n";
+    ASSERT_TRUE(w.Write("stdout", chunk));  // about one file a round
+    take(100);                              // reads less than the writer writes
+  }
+  for (int i = 0; i < 100; ++i) take(4 << 20);
+  ASSERT_EQ(got.size(), static_cast<size_t>(next));
+  for (int i = 0; i < next; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], "line " + std::to_string(i));
+  EXPECT_EQ(t.stats().missed_files, 0u);
+  EXPECT_EQ(t.stats().lost_lines, 0u);
+}
+
+// Held files are bounded (their space stays in use): beyond 2 × max_files + 2
+// the oldest is given up, and its lines are counted, not silently lost.
+TEST(LogTailer, GivesUpHeldFilesBeyondTheBoundAndCountsTheirLines) {
+  TempDir dir;
+  std::string path = dir.path() + "/c.log";
+  LogWriter w(path, 1100 << 10, 2);  // files of about 1.1 MiB; a Poll reads at least 1 MiB
+  ASSERT_TRUE(w.Open());
+  LogTailer t(path, 2, {});
+  size_t got = 0;
+  auto take = [&](size_t max_bytes) {
+    auto n = t.Poll([&](const TailLine&) { ++got; }, max_bytes);
+    ASSERT_TRUE(n) << n.error().message();
+  };
+  int next = 0;
+  std::string pad(60, 'x');
+  for (int round = 0; round < 40; ++round) {
+    std::string chunk;
+    for (int k = 0; k < 12000; ++k) chunk += pad + std::to_string(next++) + "\n";  // ~1.2 MiB as records
+    ASSERT_TRUE(w.Write("stdout", chunk));
+    take(1);  // one 1 MiB read a round: falls behind a file every few rounds
+  }
+  for (int i = 0; i < 400; ++i) take(4 << 20);
+  EXPECT_GT(t.stats().missed_files, 0u);
+  EXPECT_GT(t.stats().lost_lines, 0u);
+  EXPECT_EQ(got + t.stats().lost_lines, static_cast<size_t>(next));
+}
+
 TEST(LogTailer, ResumesFromEveryPositionWithoutGapOrDuplicate) {
   TempDir dir;
   std::string path = dir.path() + "/c.log";

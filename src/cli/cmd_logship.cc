@@ -1,0 +1,64 @@
+// moor logship [--format json]: where the daemon ships container logs, what
+// each output has delivered, what it lags and its last error
+// (GET /v1/moor/logship, docs/logs.md).
+#include <cstdio>
+
+#include "cli/daemon_client.h"
+#include "cli/format.h"
+#include "cli/table.h"
+
+namespace moor::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+std::string Binary(double v) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+Result<int> CmdLogship(const Globals& g, const std::vector<std::string>& args) {
+  auto a = TRY(ParseCommand(args, {{"format", "", true, false}}));
+  if (!a.positional.empty()) return FailInvalid("logship: usage: moor logship [--format json]");
+  auto d = TRY(Daemon::Connect(g));
+  json st = TRY(d.GetJson("/v1/moor/logship"));
+  if (a.Get("format") == "json") {
+    Out(st.dump(2) + "\n");
+    return 0;
+  }
+  if (!st.value("enabled", false)) {
+    Out("log shipping is off: start the daemon with --log-output TYPE://ADDRESS (docs/logs.md)\n");
+    return 0;
+  }
+  Table t({"OUTPUT", "TYPE", "ADDRESS", "CONNECTED", "SENT", "DROPPED", "LAG", "LAST ERROR"});
+  for (const auto& o : st.value("outputs", json::array())) {
+    t.Add({o.value("name", ""), o.value("type", ""), o.value("address", ""), o.value("connected", false) ? "yes" : "no",
+           std::to_string(o.value("records_sent", uint64_t{0})), std::to_string(o.value("dropped", uint64_t{0})),
+           Seconds(o.value("lag_seconds", 0.0)), o.value("last_error", "")});
+  }
+  Out(t.Render());
+  const auto& sp = st.value("spool", json::object());
+  Out("spool: " + Binary(sp.value("bytes", 0.0)) + " in " + std::to_string(sp.value("segments", 0)) +
+      " segments of a " + Binary(sp.value("budget", 0.0)) + " budget; " +
+      std::to_string(st.value("lines_read", uint64_t{0})) + " lines read from " +
+      std::to_string(st.value("sources", 0)) + " containers\n");
+  return 0;
+}
+
+}  // namespace moor::cli
