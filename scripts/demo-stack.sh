@@ -55,7 +55,11 @@ else
   log=$ROOT/demo-daemon.log
   # its own session, so it outlives this script (and a terminal that closes)
   # shellcheck disable=SC2086
-  setsid "$MOOR" daemon --root "$ROOT" --exec-root "$RUN" -H "$SOCK" ${MOOR_DEMO_DAEMON_ARGS:-} \
+  # Prometheus metrics on loopback and every container's logs shipped to a file
+  # (docs/metrics.md, docs/logs.md); a real setup names its Logstash / syslog / Loki here.
+  setsid "$MOOR" daemon --root "$ROOT" --exec-root "$RUN" -H "$SOCK" \
+    --metrics-addr "127.0.0.1:${MOOR_DEMO_METRICS_PORT:-9323}" --log-output "file://$ROOT/logs/containers.jsonl" \
+    ${MOOR_DEMO_DAEMON_ARGS:-} \
     >>"$log" 2>&1 </dev/null &
   started_daemon=$!
   for _ in $(seq 200); do M version >/dev/null 2>&1 && break; sleep 0.05; done
@@ -155,6 +159,19 @@ if ((fails)); then
 fi
 say "verified: DokuWiki pages are served through nginx by both php-fpm groups ($((SECONDS - t_start)) s in all)"
 
+# What the seed paid an APM service and a Logstash container for: the php-fpm pools'
+# numbers read by the daemon over FastCGI, and every container's lines shipped.
+metrics=$(curl -s --max-time 10 --unix-socket "$SOCK" http://moor/metrics || true)
+if grep -q '^moor_phpfpm_total_processes' <<<"$metrics"; then
+  say "metrics: the php-fpm pools as Prometheus sees them (GET /metrics)"
+  grep -E '^moor_phpfpm_(active|total)_processes|^moor_phpfpm_accepted_connections_total' <<<"$metrics" |
+    sed 's/^/  /' | head -n 12 || true
+fi
+if [[ -n "$started_daemon" ]]; then
+  say "logs: moor logship (every container's lines, labelled, to $ROOT/logs/containers.jsonl)"
+  M logship 2>&1 | sed 's/^/  /'
+fi
+
 # the commands below as the user would type them: `moor` on the PATH, default state dirs
 mo_alias=""
 if [[ $ROOT != /var/lib/moor || $RUN != /run/moor || "$(command -v moor 2>/dev/null)" != "$MOOR" ]]; then
@@ -177,6 +194,9 @@ Try (as root)${mo_alias:+, after: $mo_alias}
   moor app ps                       # the app's containers, their state and registration
   moor app logs web                 # nginx's access log: which php-fpm container served what
   moor app logs php-wiki            # php-fpm's output
+  moor stats --no-stream            # CPU, memory against each group's limit, IO
+  curl -s 127.0.0.1:${MOOR_DEMO_METRICS_PORT:-9323}/metrics | grep phpfpm   # pools: active/idle, listen queue, slow requests
+  moor logship                      # log shipping: delivered, lag, drops
   dig @$gw php-wiki.service.moor    # moor's DNS: one A record per passing php-wiki container
   moor service ls                   # the catalog nginx's upstreams are rendered from
   moor scale php-wiki=5             # two more; nginx's upstream follows within a second

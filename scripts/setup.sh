@@ -27,6 +27,8 @@ PACKAGES=(
   wrk docker-compose
   # bench/deploy: rsync is the peer of `moor deploy`
   rsync
+  # logship: rsyslog as a real syslog receiver (the tests run their own rsyslogd)
+  rsyslog
 )
 
 missing=()
