@@ -260,7 +260,10 @@ void Shipper::Impl::Relist() {
         start = it->second;
         saved.erase(it);
       }
-      slot->tailer = std::make_unique<LogTailer>(src.log_path, src.max_files, start);
+      // Newer log files held open while it catches up count against the same
+      // disk the spool may use.
+      slot->tailer =
+          std::make_unique<LogTailer>(src.log_path, src.max_files, start, 1 << 20, cfg.spool.budget_bytes);
       slot->safe = slot->last = start;
     }
     Source& s = *slot;

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,8 +24,21 @@ constexpr size_t kReadSize = 1 << 20;
 
 }  // namespace
 
-LogTailer::LogTailer(std::string path, int max_files, TailPos start, size_t max_line_bytes)
-    : path_(std::move(path)), max_files_(max_files < 1 ? 1 : max_files), pos_(start), max_line_bytes_(max_line_bytes) {}
+LogTailer::LogTailer(std::string path, int max_files, TailPos start, size_t max_line_bytes, uint64_t max_held_bytes)
+    : path_(std::move(path)),
+      max_files_(max_files < 1 ? 1 : max_files),
+      pos_(start),
+      max_line_bytes_(max_line_bytes),
+      max_held_bytes_(max_held_bytes) {}
+
+void LogTailer::DropHeldUpToCur() {
+  for (size_t i = 0; i < held_.size(); ++i) {
+    if (held_[i].first == cur_) {
+      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return;
+    }
+  }
+}
 
 // Opens path; with want, only when it is that file (it may have moved on
 // since it was looked up). false: not there (or not that file).
@@ -52,7 +66,20 @@ namespace {
 struct ChainFile {
   std::string name;
   uint64_t dev = 0, ino = 0;  // 0, 0: not there
+  int64_t btime_ns = 0;       // creation time (statx), 0 when the filesystem has none
 };
+
+int64_t BirthNs(const struct statx& sx) {
+  if (!(sx.stx_mask & STATX_BTIME)) return 0;
+  return static_cast<int64_t>(sx.stx_btime.tv_sec) * 1'000'000'000 + sx.stx_btime.tv_nsec;
+}
+
+// Creation time of an open file (0 when unknown).
+int64_t BirthOfFd(int fd) {
+  struct statx sx;
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) != 0) return 0;
+  return BirthNs(sx);
+}
 
 // The files of the chain, newest (PATH) first.
 std::vector<ChainFile> Chain(const std::string& path, int max_files) {
@@ -60,16 +87,44 @@ std::vector<ChainFile> Chain(const std::string& path, int max_files) {
   for (int i = 0; i < max_files; ++i) {
     ChainFile& f = out[static_cast<size_t>(i)];
     f.name = i == 0 ? path : path + "." + std::to_string(i);
-    struct stat st;
-    if (::stat(f.name.c_str(), &st) == 0) {
-      f.dev = static_cast<uint64_t>(st.st_dev);
-      f.ino = static_cast<uint64_t>(st.st_ino);
+    struct statx sx;
+    if (::statx(AT_FDCWD, f.name.c_str(), 0, STATX_INO | STATX_BTIME, &sx) == 0) {
+      f.dev = static_cast<uint64_t>(makedev(sx.stx_dev_major, sx.stx_dev_minor));  // as stat's st_dev
+      f.ino = sx.stx_ino;
+      f.btime_ns = BirthNs(sx);
     }
   }
   return out;
 }
 
+// The chain as one consistent picture: names are stat'ed one by one while
+// the writer renames, and a reader preempted mid-scan can see a file twice
+// or not at all. Two scans in a row that agree are taken as the truth.
+std::vector<ChainFile> StableChain(const std::string& path, int max_files) {
+  auto same = [](const std::vector<ChainFile>& a, const std::vector<ChainFile>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].dev != b[i].dev || a[i].ino != b[i].ino) return false;
+    }
+    return true;
+  };
+  auto a = Chain(path, max_files);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto b = Chain(path, max_files);
+    if (same(a, b)) return b;
+    a = std::move(b);
+  }
+  return a;
+}
+
 }  // namespace
+
+bool LogTailer::IsFinishedFile(uint64_t dev, uint64_t ino, int64_t btime_ns) const {
+  if (btime_ns == 0) return false;  // without creation times an inode number alone proves nothing
+  for (const auto& f : finished_) {
+    if (f.dev == dev && f.ino == ino && f.btime_ns == btime_ns) return true;
+  }
+  return false;
+}
 
 Result<bool> LogTailer::OpenById(FileId want) {
   for (int attempt = 0; attempt < 3; ++attempt) {  // a rotation may move it between stat and open
@@ -86,9 +141,9 @@ Result<bool> LogTailer::OpenById(FileId want) {
 }
 
 Result<bool> LogTailer::OpenOldest() {
-  auto chain = Chain(path_, max_files_);
+  auto chain = StableChain(path_, max_files_);
   for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-    if (it->ino != 0 && TRY(OpenFile(it->name, nullptr))) return true;
+    if (it->ino != 0 && !IsFinishedFile(it->dev, it->ino, it->btime_ns) && TRY(OpenFile(it->name, nullptr))) return true;
   return false;
 }
 
@@ -112,16 +167,29 @@ Result<void> LogTailer::OpenStart() {
 
 // The file to read after the open one, when the open one is no longer PATH.
 Result<void> LogTailer::HoldNewer() {
-  auto chain = Chain(path_, max_files_);
+  auto chain = StableChain(path_, max_files_);
   auto id_at = [&](size_t i) { return FileId{chain[i].dev, chain[i].ino}; };
   FileId newest = held_.empty() ? cur_ : held_.back().first;
   size_t k = chain.size();  // newest's index; chain.size(): rotated out of the chain
   for (size_t i = 0; i < chain.size(); ++i) {
-    if (id_at(i) == newest) k = i;
+    if (id_at(i) == newest) {
+      k = i;
+      break;
+    }
   }
   if (k == 0) return {};  // the newest held is the live file
+
+  // The open file itself is gone from the chain while newer files are there:
+  // the writer rotated through every name since the last look, and files
+  // between may be gone unread.
+  bool lost_sight = k == chain.size() && held_.empty();
   for (size_t i = k; i-- > 0;) {
     if (chain[i].ino == 0) continue;
+    // A file read to its end already is not newer, whatever its name says
+    // (the container's directory being removed makes names vanish in any
+    // order); its inode number alone could be a new file's, so with its
+    // creation time.
+    if (IsFinishedFile(chain[i].dev, chain[i].ino, chain[i].btime_ns)) continue;
     UniqueFd fd(::open(chain[i].name.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
       if (errno == ENOENT) return {};  // rotating right now: next Poll
@@ -131,12 +199,29 @@ Result<void> LogTailer::HoldNewer() {
     if (::fstat(fd.get(), &st) != 0) return FailErrno("stat log " + chain[i].name);
     FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
     if (id != id_at(i)) return {};  // it moved since: next Poll
+    // The chain is stat'ed name by name while the writer renames, so one file
+    // can show up under two names: hold each file once.
+    bool known = id == cur_;
+    for (const auto& h : held_) known |= h.first == id;
+    if (known) continue;
     held_.emplace_back(id, std::move(fd));
+    if (lost_sight) {
+      ++stats_.missed_files;
+      lost_sight = false;
+    }
   }
   // A tailer far behind a fast writer holds at most this many files (their
   // space stays in use until read); beyond, the oldest is given up, counted.
-  size_t max_held = static_cast<size_t>(max_files_) * 2 + 2;
-  while (held_.size() > max_held) {
+  size_t min_held = static_cast<size_t>(max_files_) * 2 + 2;
+  auto held_bytes = [&] {
+    uint64_t sum = 0;
+    for (const auto& h : held_) {
+      struct stat hs;
+      if (::fstat(h.second.get(), &hs) == 0) sum += static_cast<uint64_t>(hs.st_size);
+    }
+    return sum;
+  };
+  while (held_.size() > min_held && held_bytes() > max_held_bytes_) {
     std::string chunk(1 << 20, '\0');
     off_t at = 0;
     for (;;) {
@@ -156,7 +241,7 @@ Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
     succ_ = held_.front().first;
     return succ_;
   }
-  auto chain = Chain(path_, max_files_);
+  auto chain = StableChain(path_, max_files_);
   auto id_at = [&](size_t i) { return FileId{chain[i].dev, chain[i].ino}; };
   for (size_t k = 0; k < chain.size(); ++k) {
     if (id_at(k) != cur_) continue;
@@ -174,7 +259,7 @@ Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
   for (size_t i = 0; i < chain.size(); ++i) succ_there |= succ_.ino != 0 && id_at(i) == succ_;
   if (succ_there) return succ_;
   for (size_t i = chain.size(); i-- > 0;) {
-    if (id_at(i).ino == 0) continue;
+    if (id_at(i).ino == 0 || IsFinishedFile(chain[i].dev, chain[i].ino, chain[i].btime_ns)) continue;
     if (succ_.ino != 0) ++stats_.missed_files;  // its successor is gone too
     succ_ = id_at(i);
     return succ_;
@@ -184,6 +269,10 @@ Result<std::optional<LogTailer::FileId>> LogTailer::Successor() {
 
 Result<void> LogTailer::SwitchTo(FileId next) {
   if (len_ > 0 || skipping_) ++stats_.bad_records;  // a record cut off at the end of a finished file
+  if (int64_t birth = BirthOfFd(fd_.get()); birth != 0) {
+    finished_.push_back(Finished{cur_.dev, cur_.ino, birth});
+    if (finished_.size() > 64) finished_.pop_front();
+  }
   if (!held_.empty() && held_.front().first == next) {
     fd_ = std::move(held_.front().second);
     held_.pop_front();
@@ -192,13 +281,16 @@ Result<void> LogTailer::SwitchTo(FileId next) {
     len_ = 0;
     skipping_ = false;
     opened_ = true;
-  } else if (!TRY(OpenById(next))) {
-    if (!TRY(OpenOldest())) {  // everything is gone
-      fd_.Reset();
-      opened_ = false;
-      return {};
+  } else {
+    if (!TRY(OpenById(next))) {
+      if (!TRY(OpenOldest())) {  // everything is gone
+        fd_.Reset();
+        opened_ = false;
+        return {};
+      }
+      ++stats_.missed_files;
     }
-    ++stats_.missed_files;
+    DropHeldUpToCur();  // opened by name: it may be one that is held too
   }
   succ_ = FileId{};
   if (!partial_active_) pos_ = TailPos{cur_.dev, cur_.ino, 0};
@@ -225,6 +317,9 @@ Result<size_t> LogTailer::Poll(const std::function<void(const TailLine&)>& on_li
       len_ += static_cast<size_t>(n);
       read += static_cast<size_t>(n);
       Consume(on_line, &lines);
+      // Between two reads the writer may rotate: hold what it made meanwhile
+      // (a few stat calls a MiB) before it can rotate them away.
+      TRY(HoldNewer());
       continue;
     }
     // At the end of the open file.
@@ -240,6 +335,7 @@ Result<size_t> LogTailer::Poll(const std::function<void(const TailLine&)>& on_li
       continue;
     }
     if (!next) {
+      TRY(HoldNewer());
       next = TRY(Successor());
       if (!next) break;  // caught up with the live file
       continue;          // records written before the rotation may have landed since the last read

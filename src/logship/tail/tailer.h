@@ -51,7 +51,11 @@ class LogTailer {
   // path: the live log file; start: a saved position (dev/ino 0 = the start
   // of the oldest file present; a position whose file is gone = the oldest
   // file present, counted in missed_files).
-  LogTailer(std::string path, int max_files, TailPos start, size_t max_line_bytes = 1 << 20);
+  // max_held_bytes: how much of newer, not yet read files the tailer may keep
+  // open (their space stays in use once the writer deletes them); it always
+  // holds up to 2 × max_files + 2 files.
+  LogTailer(std::string path, int max_files, TailPos start, size_t max_line_bytes = 1 << 20,
+            uint64_t max_held_bytes = 1ull << 30);
 
   // Reads what is there now (at most about max_bytes of the files), calling
   // on_line for each complete line in order; follows rotations. Returns the
@@ -97,6 +101,15 @@ class LogTailer {
   // them away before the tailer gets there: an open file stays readable).
   Result<void> HoldNewer();
   std::deque<std::pair<FileId, UniqueFd>> held_;  // newer than cur_, oldest first
+  uint64_t max_held_bytes_;
+  struct Finished {
+    uint64_t dev = 0, ino = 0;
+    int64_t btime_ns = 0;
+  };
+  std::deque<Finished> finished_;  // files read to their end, most recent last
+  bool IsFinishedFile(uint64_t dev, uint64_t ino, int64_t btime_ns) const;
+  // After cur_ was opened by name: held files up to it are not newer.
+  void DropHeldUpToCur();
   void Consume(const OnLine& on_line, size_t* lines);
   void Record(std::string_view rec, uint64_t start, uint64_t end, const OnLine& on_line, size_t* lines);
   void Emit(std::string_view text, int64_t time_ns, Stream stream, TailPos next, bool cut, const OnLine& on_line,
