@@ -55,10 +55,18 @@ else
   log=$ROOT/demo-daemon.log
   # its own session, so it outlives this script (and a terminal that closes)
   # shellcheck disable=SC2086
-  # Prometheus metrics on loopback and every container's logs shipped to a file
-  # (docs/metrics.md, docs/logs.md); a real setup names its Logstash / syslog / Loki here.
-  setsid "$MOOR" daemon --root "$ROOT" --exec-root "$RUN" -H "$SOCK" \
-    --metrics-addr "127.0.0.1:${MOOR_DEMO_METRICS_PORT:-9323}" --log-output "file://$ROOT/logs/containers.jsonl" \
+  # Prometheus metrics on loopback (unless that port is taken) and every container's logs
+  # shipped to a file (docs/metrics.md, docs/logs.md); a real setup names its Logstash /
+  # syslog / Loki here.
+  obs=(--log-output "file://$ROOT/logs/containers.jsonl")
+  metrics_port=${MOOR_DEMO_METRICS_PORT:-9323}
+  if (exec 3<>"/dev/tcp/127.0.0.1/$metrics_port") 2>/dev/null; then
+    say "daemon: 127.0.0.1:$metrics_port is in use: metrics only on the socket"
+    metrics_port=""
+  else
+    obs+=(--metrics-addr "127.0.0.1:$metrics_port")
+  fi
+  setsid "$MOOR" daemon --root "$ROOT" --exec-root "$RUN" -H "$SOCK" "${obs[@]}" \
     ${MOOR_DEMO_DAEMON_ARGS:-} \
     >>"$log" 2>&1 </dev/null &
   started_daemon=$!
@@ -195,7 +203,7 @@ Try (as root)${mo_alias:+, after: $mo_alias}
   moor app logs web                 # nginx's access log: which php-fpm container served what
   moor app logs php-wiki            # php-fpm's output
   moor stats --no-stream            # CPU, memory against each group's limit, IO
-  curl -s 127.0.0.1:${MOOR_DEMO_METRICS_PORT:-9323}/metrics | grep phpfpm   # pools: active/idle, listen queue, slow requests
+  curl -s --unix-socket $SOCK http://moor/metrics | grep phpfpm   # pools: active/idle, listen queue, slow requests
   moor logship                      # log shipping: delivered, lag, drops
   dig @$gw php-wiki.service.moor    # moor's DNS: one A record per passing php-wiki container
   moor service ls                   # the catalog nginx's upstreams are rendered from
