@@ -119,7 +119,7 @@ void LogshipService::AddRoutes(api::Router& router) {
     }
     auto st = impl_->shipper->Status();
     st["enabled"] = true;
-    w.SendJson(200, st.dump());
+    w.SendJson(200, st.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));  // a receiver's reply may cut UTF-8
   });
 }
 

@@ -75,6 +75,7 @@ struct Shipper::Impl {
   std::map<std::string, std::unique_ptr<Source>> sources;  // by container id
   std::map<std::string, TailPos> saved;                    // from the last checkpoint, not yet claimed
   uint32_t next_id = 1;
+  bool first_listing_done = false;
   std::thread thread;
   std::atomic<uint64_t> lines_read{0}, append_errors{0};
   // Lines lost before the spool: log files rotated away unread (a writer far
@@ -249,6 +250,13 @@ void Shipper::Impl::Relist() {
     return;
   }
   std::lock_guard lock(mu);
+  if (!first_listing_done) {
+    // Positions of containers removed while the daemon was down: forget them.
+    std::set<std::string> present;
+    for (const auto& src : *listed) present.insert(src.container_id);
+    std::erase_if(saved, [&](const auto& kv) { return !present.count(kv.first); });
+    first_listing_done = true;
+  }
   for (auto& [id, s] : sources) s->listed = false;
   for (auto& src : *listed) {
     auto& slot = sources[src.container_id];
@@ -484,9 +492,8 @@ void Shipper::Impl::Checkpoint() {
     append_errors.fetch_add(1);
     log::Warn("log shipping: checkpoint: " + r.error().message());
   }
-  for (auto& w : outputs) {
-    if (auto r = w->reader().Commit(); !r) log::Warn("log output " + w->config().name + ": " + r.error().message());
-  }
+  // (Each output's worker commits its own cursor, after making what it sent
+  // durable where it can: the file output syncs first.)
 }
 
 json Shipper::Status() {

@@ -86,14 +86,44 @@ template class Family<Histogram>;
 
 // ---- text helpers -------------------------------------------------------------
 
+// Length of the valid UTF-8 sequence at v[i], 0 when it is not one.
+static size_t Utf8Len(std::string_view v, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(v[k]); };
+  unsigned char c = b(i);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > v.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+  }
+  if (n == 2 && c < 0xc2) return 0;                                  // overlong
+  if (n == 3 && c == 0xe0 && b(i + 1) < 0xa0) return 0;              // overlong
+  if (n == 3 && c == 0xed && b(i + 1) >= 0xa0) return 0;             // surrogates
+  if (n == 4 && (c > 0xf4 || (c == 0xf0 && b(i + 1) < 0x90) || (c == 0xf4 && b(i + 1) >= 0x90))) return 0;
+  return n;
+}
+
+// Label values are UTF-8 in the text format: invalid bytes (a label set
+// from anything) become U+FFFD, or Prometheus would reject the whole scrape.
 std::string EscapeLabelValue(std::string_view v) {
   std::string out;
   out.reserve(v.size());
-  for (char c : v) {
+  for (size_t i = 0; i < v.size();) {
+    char c = v[i];
     if (c == '\\') out += "\\\\";
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
-    else out += c;
+    else {
+      size_t n = Utf8Len(v, i);
+      if (n == 0) {
+        out += "\xef\xbf\xbd";
+        ++i;
+        continue;
+      }
+      out.append(v, i, n);
+      i += n;
+      continue;
+    }
+    ++i;
   }
   return out;
 }

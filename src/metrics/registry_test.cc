@@ -123,6 +123,9 @@ double Errors(const Parsed& p) { return p.series.at("moor_metrics_collector_erro
 
 TEST(Text, EscapeAndFormat) {
   EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  // Invalid UTF-8 becomes U+FFFD (Prometheus rejects a scrape with it); valid stays.
+  EXPECT_EQ(EscapeLabelValue(std::string("a\xff" "b\xc3")), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+  EXPECT_EQ(EscapeLabelValue("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
   EXPECT_EQ(FormatValue(3), "3");
   EXPECT_EQ(FormatValue(-2), "-2");
   EXPECT_EQ(FormatValue(0.25), "0.25");

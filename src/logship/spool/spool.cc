@@ -458,7 +458,7 @@ Result<void> Spool::Impl::MakeRoom(uint64_t need) {
       std::lock_guard lk(mu);
       closed_seen = closed_bytes;
       if (closed_seen + cur_bytes + need <= opts.budget_bytes) break;
-      if (segs.size() == 1)
+      if (segs.size() < 2)
         return FailInvalid("log record of " + std::to_string(need) + " bytes does not fit the spool budget of " +
                            std::to_string(opts.budget_bytes) + " bytes: raise --log-disk-budget");
     }
@@ -488,6 +488,9 @@ Result<void> Spool::Impl::DropOldest() {
   SegInfo s;
   {
     std::lock_guard lk(mu);
+    // A reader's commit may have collected the last closed segment since
+    // MakeRoom looked: never drop the one being written.
+    if (segs.size() < 2) return {};
     s = segs.front();
     bool needed = false;
     for (auto& [name, st] : readers) {
