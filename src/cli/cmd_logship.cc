@@ -19,18 +19,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-std::string Binary(double v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
 }  // namespace
 
 Result<int> CmdLogship(const Globals& g, const std::vector<std::string>& args) {
@@ -54,8 +42,8 @@ Result<int> CmdLogship(const Globals& g, const std::vector<std::string>& args) {
   }
   Out(t.Render());
   const auto& sp = st.value("spool", json::object());
-  Out("spool: " + Binary(sp.value("bytes", 0.0)) + " in " + std::to_string(sp.value("segments", 0)) +
-      " segments of a " + Binary(sp.value("budget", 0.0)) + " budget; " +
+  Out("spool: " + BinarySize(sp.value("bytes", 0.0)) + " in " + std::to_string(sp.value("segments", 0)) +
+      " segments of a " + BinarySize(sp.value("budget", 0.0)) + " budget; " +
       std::to_string(st.value("lines_read", uint64_t{0})) + " lines read from " +
       std::to_string(st.value("sources", 0)) + " containers\n");
   return 0;

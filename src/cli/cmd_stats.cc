@@ -25,19 +25,6 @@ const std::map<std::string, std::string> kStatsHeaders = {
     {"CPUPerc", "CPU %"},   {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"},
     {"NetIO", "NET I/O"},   {"BlockIO", "BLOCK I/O"},          {"PIDs", "PIDS"}};
 
-// 1024-based units as docker shows memory: "12.5MiB".
-std::string BinarySize(double v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g%s", v, units[u]);
-  return buf;
-}
-
 double Num(const json& j, std::initializer_list<const char*> path) {
   const json* v = &j;
   for (auto* k : path) {

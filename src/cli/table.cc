@@ -69,4 +69,16 @@ std::string Ago(const std::string& rfc3339) {
   return plural(d / (86400 * 365), "year");
 }
 
+std::string BinarySize(double v) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g%s", v, units[u]);
+  return buf;
+}
+
 }  // namespace moor::cli

@@ -20,6 +20,8 @@ class Table {
 
 // 1000-based units like Docker: "4.26MB", "512B".
 std::string HumanSize(int64_t bytes);
+// 1024-based units as docker stats shows memory: "12.5MiB".
+std::string BinarySize(double bytes);
 // "3 minutes ago" from an RFC 3339 timestamp ("N/A" when unparsable).
 std::string Ago(const std::string& rfc3339);
 

@@ -97,7 +97,7 @@ struct Shipper::Impl {
   void Relist();
   size_t PollSource(Source& s);
   void FlushJoiners(Source& s, int64_t now, bool force);
-  void Append(Source& s, const Record& r);
+  void Append(Source& s, Record r);
   void Checkpoint();
   std::string CheckpointBlob();
   void Collect(metrics::SampleWriter& w);
@@ -330,7 +330,14 @@ void Shipper::Impl::Relist() {
   }
 }
 
-void Shipper::Impl::Append(Source& s, const Record& r) {
+void Shipper::Impl::Append(Source& s, Record r) {
+  std::string fields;
+  if (s.settings.json) {  // moor.log.json: a JSON object line's fields travel with it
+    if (auto f = ParseAppJson(r.text)) {
+      fields = std::move(*f);
+      r.fields = fields;
+    }
+  }
   if (auto a = spool->Append(s.meta, r); !a) {
     append_errors.fetch_add(1);
     if (last_error != a.error().message()) {
@@ -342,7 +349,6 @@ void Shipper::Impl::Append(Source& s, const Record& r) {
 }
 
 size_t Shipper::Impl::PollSource(Source& s) {
-  std::string fields;
   uint64_t read = 0;
   auto on_line = [&](const TailLine& l) {
     ++read;
@@ -355,25 +361,13 @@ size_t Shipper::Impl::PollSource(Source& s) {
     }
     int k = l.stream == Stream::kStderr ? 1 : 0;
     if (!s.joiner[k]) {
-      Record r{l.time_ns, l.stream, s.meta.id, l.text, {}};
-      if (s.settings.json) {
-        auto f = ParseAppJson(l.text);
-        fields = f ? std::move(*f) : std::string();
-        r.fields = fields;
-      }
-      Append(s, r);
+      Append(s, Record{l.time_ns, l.stream, s.meta.id, l.text, {}});
     } else {
       bool was_pending = s.joiner[k]->pending();
       bool emitted = false;
       s.joiner[k]->Add(l.time_ns, l.stream, s.meta.id, l.text, [&](const OwnedRecord& o) {
         emitted = true;
-        Record r = o.view();
-        if (s.settings.json) {
-          auto f = ParseAppJson(o.text);
-          fields = f ? std::move(*f) : std::string();
-          r.fields = fields;
-        }
-        Append(s, r);
+        Append(s, o.view());
       });
       if (s.joiner[k]->pending() && (!was_pending || emitted)) {
         s.pending_pos[k] = before;
@@ -432,17 +426,10 @@ size_t Shipper::Impl::PollSource(Source& s) {
 }
 
 void Shipper::Impl::FlushJoiners(Source& s, int64_t now, bool force) {
-  std::string fields;
   for (int k = 0; k < 2; ++k) {
     if (!s.joiner[k] || !s.joiner[k]->pending()) continue;
     s.joiner[k]->Flush(now, force, [&](const OwnedRecord& o) {
-      Record r = o.view();
-      if (s.settings.json) {
-        auto f = ParseAppJson(o.text);
-        fields = f ? std::move(*f) : std::string();
-        r.fields = fields;
-      }
-      Append(s, r);
+      Append(s, o.view());
     });
   }
   bool p0 = s.joiner[0] && s.joiner[0]->pending(), p1 = s.joiner[1] && s.joiner[1]->pending();
