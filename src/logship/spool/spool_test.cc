@@ -471,16 +471,24 @@ TEST_F(SpoolTest, ReaderWaitsForPublish) {
 void ConcurrentRun(SpoolTest* t, Spool& s, SpoolReader& r1, SpoolReader& r2, const SourceMeta& a,
                    const SourceMeta& b, uint64_t total, bool expect_no_drops) {
   std::atomic<bool> writer_done{false};
+  std::atomic<uint64_t> published{0};
   std::thread writer([&] {
     for (uint64_t i = 0; i < total; i += 50) {
       AppendRange(s, a, b, i, i + 50);
       ASSERT_TRUE(s.Publish());
+      published = i + 50;
     }
     writer_done = true;
   });
   auto consume = [&](SpoolReader& r, bool slow, uint64_t* count, bool* ordered) {
     int64_t last = -1;
     uint64_t reads = 0;
+    // Drops must not depend on the scheduler (a loaded machine can run the
+    // writer slower than the slow reader): with a budget, the slow reader
+    // starts only once half the records, several budgets' worth, are written.
+    if (slow && !expect_no_drops)
+      while (published.load() < total / 2 && !writer_done.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     for (;;) {
       bool finished = writer_done.load();
       auto got = r.Read(slow ? 7 : 500, 1 << 20, 10);
