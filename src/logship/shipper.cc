@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -59,7 +61,26 @@ struct Source {
   int64_t partial_since_ns = 0;  // since when the tailer holds an unfinished line
   uint64_t seen_missed = 0, seen_lost = 0, seen_bad = 0;  // tailer stats already added to the totals
   std::string settings_error;  // logged once
+  // Records the spool could not take (disk full, too many open files), in
+  // order, each with the checkpoint position its append allows. While any
+  // are held the source is not read further and its checkpoint stays before
+  // them: nothing is lost, even across a crash.
+  struct Held {
+    OwnedRecord rec;
+    std::optional<TailPos> safe_after;
+  };
+  std::deque<Held> held;
+  int64_t retry_at_ns = 0;
 };
+
+// Where the checkpoint may go once everything read so far is in the spool.
+void SetSafe(Source& s, const TailPos& p) {
+  if (s.held.empty()) {
+    s.safe = p;
+  } else {
+    s.held.back().safe_after = p;
+  }
+}
 
 }  // namespace
 
@@ -78,6 +99,9 @@ struct Shipper::Impl {
   bool first_listing_done = false;
   std::thread thread;
   std::atomic<uint64_t> lines_read{0}, append_errors{0};
+  // Records larger than the whole spool budget: never shippable, counted.
+  std::atomic<uint64_t> records_refused{0};
+  std::atomic<uint64_t> held_records{0};  // waiting for the spool to take them again
   // Lines lost before the spool: log files rotated away unread (a writer far
   // faster than the shipper), and records that were not json-file records.
   std::atomic<uint64_t> missed_files{0}, lost_lines{0}, bad_records{0};
@@ -98,6 +122,10 @@ struct Shipper::Impl {
   size_t PollSource(Source& s);
   void FlushJoiners(Source& s, int64_t now, bool force);
   void Append(Source& s, Record r);
+  // Appends one record; false when it must be held and retried.
+  bool TryAppend(Source& s, const Record& r);
+  // Retries a source's held records; true when none are left.
+  bool Drain(Source& s, int64_t now);
   void Checkpoint();
   std::string CheckpointBlob();
   void Collect(metrics::SampleWriter& w);
@@ -202,6 +230,10 @@ void Shipper::Impl::Run() {
       int64_t now = NowNs();
       for (auto it = sources.begin(); it != sources.end();) {
         Source& s = *it->second;
+        if (!Drain(s, now)) {  // the spool still refuses: read nothing more
+          ++it;
+          continue;
+        }
         size_t n = PollSource(s);
         lines += n;
         // Only once the file is read to its end: in a backlog the next read
@@ -209,7 +241,7 @@ void Shipper::Impl::Run() {
         if (n == 0) FlushJoiners(s, now, false);
         // A container no longer listed (removed) is read to the end of what
         // its open file holds, then forgotten.
-        if (!s.listed && n == 0 && !s.tailer->partial_pending() && ++s.idle_after_gone >= 3) {
+        if (!s.listed && n == 0 && s.held.empty() && !s.tailer->partial_pending() && ++s.idle_after_gone >= 3) {
           FlushJoiners(s, now, true);
           it = sources.erase(it);
           continue;
@@ -235,6 +267,7 @@ void Shipper::Impl::Run() {
     std::lock_guard lock(mu);
     int64_t now = NowNs();
     for (auto& [id, s] : sources) {
+      if (!Drain(*s, 0)) continue;  // its checkpoint stays before what is held
       PollSource(*s);
       FlushJoiners(*s, now, true);
     }
@@ -321,7 +354,8 @@ void Shipper::Impl::Relist() {
     m.node = cfg.node;
     m.outputs = s.settings.outputs;
     std::string key = MetaKey(m);
-    if (key != s.meta_key) {
+    // Held records keep the labels they were read under: relabel once they are in.
+    if (key != s.meta_key && s.held.empty()) {
       FlushJoiners(s, NowNs(), true);  // joined lines keep the labels they were read under
       m.id = next_id++;
       s.meta = std::move(m);
@@ -338,14 +372,47 @@ void Shipper::Impl::Append(Source& s, Record r) {
       r.fields = fields;
     }
   }
-  if (auto a = spool->Append(s.meta, r); !a) {
-    append_errors.fetch_add(1);
-    if (last_error != a.error().message()) {
-      last_error = a.error().message();
-      log::Warn("log shipping: " + last_error);
-    }
-    return;
+  if (s.held.empty() && TryAppend(s, r)) return;
+  s.held.push_back({OwnedRecord{r.time_ns, r.stream, r.source, std::string(r.text), std::string(r.fields)}, {}});
+  held_records.fetch_add(1, std::memory_order_relaxed);
+  if (s.held.size() == 1) s.retry_at_ns = NowNs() + 1'000'000'000;
+}
+
+bool Shipper::Impl::TryAppend(Source& s, const Record& r) {
+  auto a = spool->Append(s.meta, r);
+  if (a) return true;
+  if (last_error != a.error().message()) {
+    last_error = a.error().message();
+    log::Warn("log shipping: container " + s.src.name + ": " + last_error +
+              (a.error().errnum() == E2BIG ? " (the record is not shipped)" : " (its lines wait; retrying every second)"));
   }
+  if (a.error().errnum() == E2BIG) {  // can never fit: counted, not retried
+    records_refused.fetch_add(1);
+    return true;
+  }
+  append_errors.fetch_add(1);
+  return false;
+}
+
+bool Shipper::Impl::Drain(Source& s, int64_t now) {
+  if (s.held.empty()) return true;
+  if (now != 0 && now < s.retry_at_ns) return false;
+  size_t before = s.held.size();
+  while (!s.held.empty()) {
+    auto& h = s.held.front();
+    if (!TryAppend(s, h.rec.view())) break;
+    if (h.safe_after) s.safe = *h.safe_after;
+    s.held.pop_front();
+    held_records.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (!s.held.empty()) {
+    s.retry_at_ns = NowNs() + 1'000'000'000;
+    return false;
+  }
+  log::Info("log shipping: container " + s.src.name + ": the spool takes lines again (" + std::to_string(before) +
+            " held record(s) appended)");
+  last_error.clear();
+  return true;
 }
 
 size_t Shipper::Impl::PollSource(Source& s) {
@@ -356,7 +423,7 @@ size_t Shipper::Impl::PollSource(Source& s) {
     s.last = l.next;
     ++s.seq;
     if (s.settings.none) {
-      if (!s.joiner[0]) s.safe = l.next;
+      if (!s.joiner[0]) SetSafe(s, l.next);
       return;
     }
     int k = l.stream == Stream::kStderr ? 1 : 0;
@@ -378,11 +445,11 @@ size_t Shipper::Impl::PollSource(Source& s) {
     // lines read before it.
     bool p0 = s.joiner[0] && s.joiner[0]->pending(), p1 = s.joiner[1] && s.joiner[1]->pending();
     if (!p0 && !p1) {
-      s.safe = l.next;
+      SetSafe(s, l.next);
     } else if (p0 && p1) {
-      s.safe = s.pending_seq[0] < s.pending_seq[1] ? s.pending_pos[0] : s.pending_pos[1];
+      SetSafe(s, s.pending_seq[0] < s.pending_seq[1] ? s.pending_pos[0] : s.pending_pos[1]);
     } else {
-      s.safe = p0 ? s.pending_pos[0] : s.pending_pos[1];
+      SetSafe(s, p0 ? s.pending_pos[0] : s.pending_pos[1]);
     }
   };
   auto n = s.tailer->Poll(on_line);
@@ -434,9 +501,9 @@ void Shipper::Impl::FlushJoiners(Source& s, int64_t now, bool force) {
   }
   bool p0 = s.joiner[0] && s.joiner[0]->pending(), p1 = s.joiner[1] && s.joiner[1]->pending();
   if (!p0 && !p1) {
-    s.safe = s.last;
+    SetSafe(s, s.last);
   } else if (!p0 || !p1) {
-    s.safe = p0 ? s.pending_pos[0] : s.pending_pos[1];
+    SetSafe(s, p0 ? s.pending_pos[0] : s.pending_pos[1]);
   }
 }
 
@@ -458,8 +525,10 @@ void Shipper::Impl::ReportDrops() {
     auto& st = drops[name];
     if (now > st.seen) {
       if (!st.dropping) {
-        log::Warn("log output " + name + ": the log spool reached its disk budget (--log-disk-budget " +
-                  std::to_string(cfg.spool.budget_bytes >> 20) + " MiB) while " + name +
+        uint64_t b = cfg.spool.budget_bytes;
+        std::string budget = b >= (1u << 20) ? std::to_string(b >> 20) + " MiB" : std::to_string(b >> 10) + " KiB";
+        log::Warn("log output " + name + ": the log spool reached its disk budget (--log-disk-budget " + budget +
+                  ") while " + name +
                   "'s receiver lags: its oldest lines are dropped (" + std::to_string(now) +
                   " so far, see moor logship); bring the receiver back or raise the budget");
         st.dropping = true;
@@ -519,6 +588,9 @@ json Shipper::Status() {
           {"source_missed_files", m.missed_files.load()},
           {"source_lost_lines", m.lost_lines.load()},
           {"source_bad_records", m.bad_records.load()},
+          {"spool_errors", m.append_errors.load()},
+          {"records_held", m.held_records.load()},
+          {"records_refused", m.records_refused.load()},
           {"spool",
            {{"bytes", st.bytes},
             {"segments", st.segments},
@@ -536,6 +608,14 @@ void Shipper::Impl::Collect(metrics::SampleWriter& w) {
   w.Sample({}, static_cast<double>(lost_lines.load()));
   w.Family("moor_logship_source_bad_records_total", "counter", "Log file records that were not json-file records.");
   w.Sample({}, static_cast<double>(bad_records.load()));
+  w.Family("moor_logship_spool_errors_total", "counter",
+           "Failed writes to the log spool (disk full, I/O errors); the lines wait and are retried.");
+  w.Sample({}, static_cast<double>(append_errors.load()));
+  w.Family("moor_logship_records_held", "gauge", "Log records read but waiting for the spool to take them.");
+  w.Sample({}, static_cast<double>(held_records.load()));
+  w.Family("moor_logship_records_refused_total", "counter",
+           "Log records larger than the whole spool budget: not shipped.");
+  w.Sample({}, static_cast<double>(records_refused.load()));
   w.Family("moor_logship_queue_bytes", "gauge", "Bytes in the log spool on disk.");
   auto st = spool->Stats();
   w.Sample({}, static_cast<double>(st.bytes));

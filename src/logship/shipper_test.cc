@@ -1,6 +1,7 @@
 #include "logship/shipper.h"
 
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -219,6 +220,101 @@ TEST_F(ShipperTest, ContainersNotForThisOutputAreSkipped) {
   ASSERT_TRUE(WaitFor([&] { return (*sh)->Status()["outputs"][0]["records_skipped"] == 1; }));
   (*sh)->Stop();
   EXPECT_TRUE(ReadJsonLines(out_).empty());
+}
+
+// Squats the names of the spool's next segments with directories, so rolling
+// to a new segment fails as it would on a full disk; returns them.
+std::vector<std::string> BlockNextSegments(const std::string& spool_dir, int n) {
+  uint64_t last = 0;
+  if (DIR* d = opendir(spool_dir.c_str())) {
+    while (auto* e = readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.ends_with(".seg")) last = std::max<uint64_t>(last, std::stoull(std::string(name.substr(0, 16))));
+    }
+    closedir(d);
+  }
+  std::vector<std::string> out;
+  for (uint64_t k = last + 1; k <= last + static_cast<uint64_t>(n); ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%016llu.seg", static_cast<unsigned long long>(k));
+    out.push_back(spool_dir + name);
+    EXPECT_TRUE(MkdirAll(out.back()));
+  }
+  return out;
+}
+
+// The spool refusing writes (disk full) loses nothing: lines wait, the source
+// is not read further, the checkpoint stays before them; when the spool takes
+// them again every line arrives once, in order, also across a restart.
+TEST_F(ShipperTest, SpoolWriteFailuresHoldLinesAndLoseNone) {
+  auto cfg = Config();
+  cfg.spool.segment_bytes = 4096;
+  lister_.sources[0].labels["moor.log.multiline.start"] = "^line";
+  int written = 0;
+  auto write = [&](int n) {
+    for (int k = 0; k < n; ++k, ++written) {
+      Append(JsonFileLine("line " + std::to_string(written), "stdout", written));
+      if (written % 7 == 0) Append(JsonFileLine("  detail of " + std::to_string(written), "stdout", written));
+    }
+  };
+  auto check = [&](int n) {
+    auto got = ReadJsonLines(out_);
+    ASSERT_EQ(got.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::string want = "line " + std::to_string(i);
+      if (i % 7 == 0) want += "\n  detail of " + std::to_string(i);
+      ASSERT_EQ(got[i]["message"], want) << i;
+    }
+  };
+  {
+    auto sh = Shipper::Start(cfg, lister_);
+    ASSERT_TRUE(sh) << sh.error().message();
+    write(20);
+    ASSERT_TRUE(WaitFor([&] { return ReadJsonLines(out_).size() >= 20; }));
+    auto blocked = BlockNextSegments(cfg.dir + "/spool", 3);
+    write(200);
+    ASSERT_TRUE(WaitFor([&] { return (*sh)->Status()["records_held"].get<uint64_t>() > 0; }));
+    auto st = (*sh)->Status();
+    EXPECT_GT(st["spool_errors"].get<uint64_t>(), 0u);
+    EXPECT_LT(ReadJsonLines(out_).size(), 220u);
+    for (const auto& b : blocked) ASSERT_EQ(rmdir(b.c_str()), 0);
+    ASSERT_TRUE(WaitFor([&] { return ReadJsonLines(out_).size() >= 220; }));
+    EXPECT_EQ((*sh)->Status()["records_held"], 0);
+
+    // Blocked again, then a stop: what was held is read again after the restart.
+    blocked = BlockNextSegments(cfg.dir + "/spool", 3);
+    write(200);
+    ASSERT_TRUE(WaitFor([&] { return (*sh)->Status()["records_held"].get<uint64_t>() > 0; }));
+    (*sh)->Stop();
+    for (const auto& b : blocked) ASSERT_EQ(rmdir(b.c_str()), 0);
+  }
+  EXPECT_LT(ReadJsonLines(out_).size(), 420u);
+  auto sh = Shipper::Start(cfg, lister_);
+  ASSERT_TRUE(sh) << sh.error().message();
+  ASSERT_TRUE(WaitFor([&] { return ReadJsonLines(out_).size() >= 420; }));
+  (*sh)->Stop();
+  check(420);
+}
+
+// A record larger than the whole spool budget can never be shipped: it is
+// counted and skipped, and the lines after it ship.
+TEST_F(ShipperTest, RecordLargerThanTheBudgetIsCountedAndSkipped) {
+  auto cfg = Config();
+  cfg.spool.budget_bytes = 64 << 10;
+  Append(JsonFileLine("before", "stdout", 1));
+  Append(JsonFileLine(std::string(100 << 10, 'x'), "stdout", 2));
+  Append(JsonFileLine("after", "stdout", 3));
+  auto sh = Shipper::Start(cfg, lister_);
+  ASSERT_TRUE(sh) << sh.error().message();
+  ASSERT_TRUE(WaitFor([&] { return ReadJsonLines(out_).size() >= 2; }));
+  auto st = (*sh)->Status();
+  (*sh)->Stop();
+  EXPECT_EQ(st["records_refused"], 1);
+  EXPECT_EQ(st["records_held"], 0);
+  auto got = ReadJsonLines(out_);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]["message"], "before");
+  EXPECT_EQ(got[1]["message"], "after");
 }
 
 TEST_F(ShipperTest, DuplicateOutputNamesAreRefused) {

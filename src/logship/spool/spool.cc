@@ -452,6 +452,11 @@ Result<void> Spool::Impl::Roll() {
   return {};
 }
 
+static Error RecordTooBig(uint64_t need, uint64_t budget) {
+  return Error(E2BIG, "log record of " + std::to_string(need) + " bytes does not fit the spool budget of " +
+                          std::to_string(budget) + " bytes: raise --log-disk-budget");
+}
+
 Result<void> Spool::Impl::MakeRoom(uint64_t need) {
   while (closed_seen + cur_bytes + need > opts.budget_bytes) {
     {
@@ -459,8 +464,7 @@ Result<void> Spool::Impl::MakeRoom(uint64_t need) {
       closed_seen = closed_bytes;
       if (closed_seen + cur_bytes + need <= opts.budget_bytes) break;
       if (segs.size() < 2)
-        return FailInvalid("log record of " + std::to_string(need) + " bytes does not fit the spool budget of " +
-                           std::to_string(opts.budget_bytes) + " bytes: raise --log-disk-budget");
+        return Fail(RecordTooBig(need, opts.budget_bytes));
     }
     TRY(DropOldest());
   }
@@ -492,15 +496,20 @@ Result<void> Spool::Impl::DropOldest() {
     // MakeRoom looked: never drop the one being written.
     if (segs.size() < 2) return {};
     s = segs.front();
-    bool needed = false;
+    // Count first: a failure to read the segment changes nothing.
+    std::map<std::string, int64_t> lost_by;
     for (auto& [name, st] : readers) {
-      bool changed = false;
       // A position left at the end of a segment already collected would
       // otherwise look older than `s` and escape the count.
       st->read = Normalize(st->read);
       st->cursor = Normalize(st->cursor);
+      if (st->read.segment == s.seq) lost_by[name] = TRY(CountRecords(s, st->read.offset));
+    }
+    bool needed = false;
+    for (auto& [name, st] : readers) {
+      bool changed = false;
       if (st->read.segment == s.seq) {
-        int64_t lost = TRY(CountRecords(s, st->read.offset));
+        int64_t lost = lost_by[name];
         st->dropped += static_cast<uint64_t>(lost);
         needed |= lost > 0;
         st->read = {s.seq + 1, kHeaderBytes};
@@ -755,6 +764,10 @@ Result<void> Spool::Append(const SourceMeta& source, const Record& r) {
   const size_t rec_body = kRecordFixed + r.text.size() + r.fields.size();
   size_t src_body = need_source ? SourceBodySize(source) : 0;
   size_t need = kFrameHeader + rec_body + (need_source ? kFrameHeader + src_body : 0);
+  // Alone in a segment it would still pass the budget: refuse it before the
+  // budget drops anything for it.
+  if (kHeaderBytes + need + (need_source ? 0 : kFrameHeader + SourceBodySize(source)) > m.opts.budget_bytes)
+    return Fail(RecordTooBig(need, m.opts.budget_bytes));
   if (m.cur_bytes + need > m.opts.segment_bytes && m.cur_bytes > kHeaderBytes) {
     TRY(m.Roll());
     if (!need_source) {
@@ -792,7 +805,9 @@ Result<void> Spool::Append(const SourceMeta& source, const Record& r) {
   m.have_last_source = true;
   m.cur_size.store(m.cur_bytes, std::memory_order_relaxed);
   m.appended.store(++m.appended_local, std::memory_order_relaxed);
-  if (m.buf_len >= kFlushBytes) TRY(m.Flush());
+  // The record is in: a failed write here keeps the buffer for the next
+  // Append or Publish to retry, and Publish reports it.
+  if (m.buf_len >= kFlushBytes) (void)m.Flush();
   return {};
 }
 

@@ -63,7 +63,9 @@ class Spool {
   ~Spool();
 
   // Writer side (one thread). Appends are buffered; Publish() makes them
-  // visible to readers (and wakes them). Append fails only on I/O errors.
+  // visible to readers (and wakes them). A failed Append did not append the
+  // record: errnum E2BIG means it can never fit the budget; any other failure
+  // (an I/O error: ENOSPC, EMFILE, EIO) may pass on a retry of the same record.
   Result<void> Append(const SourceMeta& source, const Record& r);
   Result<void> Publish();
   // Publish + fdatasync + store blob with the end position, atomically.

@@ -405,12 +405,61 @@ TEST_F(SpoolTest, SmallBudgetShrinksSegments) {
   auto seen = Drain(*r);
   EXPECT_EQ(r->Dropped() + seen.size(), 2000u);
   EXPECT_GT(r->Dropped(), 0u);
-  // A record bigger than the whole budget is refused, in one line.
+  // A record bigger than the whole budget is refused, in one line, and
+  // nothing is dropped for it.
+  AppendRange(*s, a_, b_, 2000, 2100);
+  ASSERT_TRUE(s->Publish());
+  uint64_t segs_before = s->Stats().segments_dropped, bytes_before = s->Stats().bytes;
   std::string huge(70 << 10, 'x');
   auto err = s->Append(a_, Record{0, Stream::kStdout, 1, huge, ""});
   ASSERT_FALSE(err);
+  EXPECT_EQ(s->Stats().segments_dropped, segs_before);
+  EXPECT_EQ(s->Stats().bytes, bytes_before);
+  EXPECT_EQ(Drain(*r), Iota(2000, 2100));
   EXPECT_EQ(err.error().message().find('\n'), std::string::npos);
   EXPECT_NE(err.error().message().find("--log-disk-budget"), std::string::npos);
+  EXPECT_EQ(err.error().errnum(), E2BIG);  // the shipper tells "never fits" from "retry"
+}
+
+// A segment that cannot be created (here a directory squats its name; in
+// life ENOSPC or EMFILE) fails the Append without appending: the same record
+// appended again once the cause is gone is there exactly once, in order.
+TEST_F(SpoolTest, FailedAppendAppendsNothingAndARetryWorks) {
+  SpoolOptions o;
+  o.segment_bytes = 4096;
+  auto s = OpenSpool(o);
+  auto r = Reader(*s, "lk");
+  AppendRange(*s, a_, b_, 0, 10);
+  ASSERT_TRUE(s->Publish());
+  std::vector<std::string> blocked;
+  auto last = Segments(dir()).back();
+  uint64_t seq = std::stoull(last.substr(last.rfind('/') + 1, 16));
+  for (uint64_t k = seq + 1; k <= seq + 3; ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%016llu.seg", static_cast<unsigned long long>(k));
+    blocked.push_back(dir() + name);
+    ASSERT_TRUE(MkdirAll(blocked.back()));
+  }
+  uint64_t i = 10, failures = 0;
+  for (; i < 200; ++i) {
+    auto a = s->Append(i % 2 ? b_ : a_, Record{static_cast<int64_t>(i), Stream::kStdout, 0, Line(i), ""});
+    if (!a) {
+      EXPECT_NE(a.error().errnum(), E2BIG);
+      EXPECT_NE(a.error().message().find(blocked[0]), std::string::npos) << a.error().message();
+      ++failures;
+      break;
+    }
+  }
+  ASSERT_EQ(failures, 1u) << "the segment never rolled";
+  auto again = s->Append(i % 2 ? b_ : a_, Record{static_cast<int64_t>(i), Stream::kStdout, 0, Line(i), ""});
+  EXPECT_FALSE(again);  // still blocked: still not appended
+  ASSERT_TRUE(s->Publish());
+  EXPECT_EQ(Drain(*r), Iota(0, i));
+  for (const auto& b : blocked) ASSERT_EQ(rmdir(b.c_str()), 0);
+  AppendRange(*s, a_, b_, i, 300);
+  ASSERT_TRUE(s->Publish());
+  EXPECT_EQ(Drain(*r), Iota(i, 300));
+  EXPECT_EQ(s->Stats().records_appended, 300u);
 }
 
 TEST_F(SpoolTest, RemoveReaderFreesSegments) {
