@@ -46,6 +46,18 @@ Result<int> CmdLogship(const Globals& g, const std::vector<std::string>& args) {
       " segments of a " + BinarySize(sp.value("budget", 0.0)) + " budget; " +
       std::to_string(st.value("lines_read", uint64_t{0})) + " lines read from " +
       std::to_string(st.value("sources", 0)) + " containers\n");
+  // Trouble on the way into the spool, shown only when there was some.
+  auto n = [&](const char* k) { return st.value(k, uint64_t{0}); };
+  if (n("spool_errors") || n("records_held") || n("records_refused")) {
+    Out("spool errors: " + std::to_string(n("spool_errors")) + " (" + std::to_string(n("records_held")) +
+        " lines waiting for the spool, retried every second; " + std::to_string(n("records_refused")) +
+        " refused as larger than the budget): see the daemon's log\n");
+  }
+  if (n("source_lost_lines") || n("source_missed_files")) {
+    Out("lost before the spool: " + std::to_string(n("source_missed_files")) +
+        " rotated log file(s) given up unread (" + std::to_string(n("source_lost_lines")) +
+        " lines counted): a container writes faster than shipping; raise --log-max-size\n");
+  }
   return 0;
 }
 
