@@ -890,6 +890,7 @@ class Reader final : public SpoolReader {
   }
   uint64_t LagBytes() const override;
   int64_t OldestUnackedNs() const override;
+  size_t SourcesKnown() const override { return sources_.size(); }
 
  private:
   struct Source {
@@ -913,7 +914,8 @@ class Reader final : public SpoolReader {
   uint64_t win_seq_ = 0;
   uint64_t win_off_ = 0;
   size_t win_len_ = 0;
-  std::unordered_map<uint32_t, Source> sources_;
+  std::unordered_map<uint32_t, Source> sources_;  // of segment sources_seq_
+  uint64_t sources_seq_ = 0;
   uint32_t last_id_ = 0;
   const SourceMeta* last_meta_ = nullptr;
 };
@@ -1018,6 +1020,14 @@ Result<std::vector<SpooledRecord>> Reader::Read(size_t max_records, size_t max_b
 
     fd_gone_ = false;
     TRY(OpenSegment(pos.segment));
+    // A segment declares every source it uses before its first record: the
+    // previous segment's label sets (many short-lived containers) can go.
+    // (out is empty here: no pointer handed out in this Read is dropped.)
+    if (sources_seq_ != pos.segment) {
+      sources_.clear();
+      last_meta_ = nullptr;
+      sources_seq_ = pos.segment;
+    }
     if (!(win_seq_ == pos.segment && win_off_ <= pos.offset && pos.offset <= win_off_ + win_len_)) {
       win_seq_ = pos.segment;
       win_off_ = pos.offset;

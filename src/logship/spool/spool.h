@@ -90,7 +90,7 @@ class Spool {
 // A record read back, with its source's labels and the position just after it.
 struct SpooledRecord {
   Record record;               // views into the reader's buffer, valid until the next Read
-  const SourceMeta* source = nullptr;  // valid while the reader lives
+  const SourceMeta* source = nullptr;  // valid until the next Read too
   SpoolPos next;               // Ack(next) once this record is delivered
 };
 
@@ -113,6 +113,9 @@ class SpoolReader {
   virtual uint64_t Dropped() const = 0;      // records lost to the budget, total for this reader
   virtual uint64_t LagBytes() const = 0;     // published end − cursor, in bytes
   virtual int64_t OldestUnackedNs() const = 0;  // time_ns of the record at the cursor, 0 when none
+  // Label sets the reader keeps: those of the segment it reads (each segment
+  // declares again every source it uses, so older ones are forgotten).
+  virtual size_t SourcesKnown() const { return 0; }
 };
 
 }  // namespace moor::logship

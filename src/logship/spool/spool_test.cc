@@ -206,6 +206,53 @@ TEST_F(SpoolTest, ReadersAtDifferentSpeeds) {
   EXPECT_EQ(got->size(), 1u);
 }
 
+// Many short-lived containers: a reader keeps only the label sets of the
+// segment it reads, and every record still gets its own.
+TEST_F(SpoolTest, ReaderForgetsSourcesOfSegmentsItLeft) {
+  SpoolOptions o;
+  o.segment_bytes = 4096;
+  auto s = OpenSpool(o);
+  auto r = Reader(*s, "lk");
+  std::vector<SourceMeta> metas;
+  for (uint32_t id = 1; id <= 400; ++id) metas.push_back(Src(id, "c-" + std::to_string(id)));
+  for (uint64_t i = 0; i < 400; ++i)
+    ASSERT_TRUE(s->Append(metas[i], Record{static_cast<int64_t>(i), Stream::kStdout, 0, Line(i), ""}));
+  ASSERT_TRUE(s->Publish());
+  size_t most = 0, n = 0;
+  for (;;) {
+    auto got = r->Read(7, 1 << 20, 0);
+    ASSERT_TRUE(got) << got.error().message();
+    if (got->empty()) break;
+    for (const auto& sr : *got) {
+      ASSERT_NE(sr.source, nullptr);
+      EXPECT_EQ(sr.source->container, "c-" + std::to_string(SeqOf(sr.record.text) + 1));
+      EXPECT_EQ(sr.source->release, "r" + std::to_string(SeqOf(sr.record.text) + 1));
+      ++n;
+    }
+    most = std::max(most, r->SourcesKnown());
+    r->Ack(got->back().next);
+  }
+  EXPECT_EQ(n, 400u);
+  // A 4 KiB segment holds a few dozen of these records.
+  EXPECT_LT(most, 60u);
+  EXPECT_GT(most, 0u);
+
+  // Started mid-segment (a cursor from before a restart): the sources
+  // declared earlier in that segment are found.
+  auto r2 = Reader(*s, "late");
+  r2->Ack(SpoolPos{});  // (at the oldest record)
+  auto first = r2->Read(3, 1 << 20, 0);
+  ASSERT_TRUE(first);
+  ASSERT_FALSE(first->empty());
+  r2->Ack(first->back().next);
+  r2.reset();
+  auto r3 = Reader(*s, "late");
+  auto rest = r3->Read(3, 1 << 20, 0);
+  ASSERT_TRUE(rest);
+  ASSERT_FALSE(rest->empty());
+  EXPECT_EQ(rest->front().source->container, "c-" + std::to_string(SeqOf(rest->front().record.text) + 1));
+}
+
 TEST_F(SpoolTest, RewindGoesBackToTheCursor) {
   auto s = OpenSpool();
   auto r = Reader(*s, "lk");
