@@ -865,7 +865,12 @@ TEST_F(AppFileTest, LoggingBlockErrors) {
   php:
     image: x
     logging: {multiline: {start: '(unclosed'}}
-)").find("is not a valid regular expression"), std::string::npos);
+)").find("use a POSIX extended regular expression"), std::string::npos);
+  EXPECT_NE(One(R"(services:
+  php:
+    image: x
+    logging: {multiline: {start: '^(a+)\1'}}
+)").find("could stall shipping"), std::string::npos);
   EXPECT_NE(One(R"(services:
   php:
     image: x

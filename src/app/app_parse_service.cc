@@ -1,5 +1,4 @@
 // Parsing one service of the app file (see app_parse.cc for the top level).
-#include <regex.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +9,7 @@
 #include "app/code_release.h"
 #include "common/file.h"
 #include "common/strings.h"
+#include "logship/format/multiline.h"
 
 namespace moor::app::detail {
 
@@ -95,15 +95,10 @@ void Parser::Service(const std::string& name, const YAML::Node& key, const YAML:
         for (auto& [mk, mv] : Map(lv, {"start"}, lw)) {
           auto x = Str(mv, lw + ".start");
           if (!x) continue;
-          regex_t re;
-          int rc = regcomp(&re, x->c_str(), REG_EXTENDED | REG_NOSUB);
-          if (rc != 0) {
-            char msg[256];
-            regerror(rc, &re, msg, sizeof msg);
-            c_.Error(mv, lw + ".start: \"" + *x + "\" is not a valid regular expression (" + msg + ")",
+          if (auto ok = logship::CheckStartPattern(*x); !ok) {
+            c_.Error(mv, lw + ".start: " + ok.error().message(),
                      "write a POSIX extended regex matching the first line of an event, e.g. ^[0-9]{4}-");
           } else {
-            regfree(&re);
             log_labels["moor.log.multiline.start"] = *x;
           }
         }

@@ -61,10 +61,63 @@ struct LineJoiner::Impl {
   }
 };
 
+// What could make one match slow for every container's shipping (the tail
+// thread runs it on each line): back-references (matching with them is
+// exponential in glibc), counts past 255, and patterns past 512 bytes.
+static std::string SlowPatternReason(std::string_view p) {
+  if (p.size() > 512) return "longer than 512 bytes";
+  bool in_bracket = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (in_bracket) {
+      // "]" right after "[" or "[^" is a member, not the end.
+      if (c == ']' && !(p[i - 1] == '[' || (p[i - 1] == '^' && i >= 2 && p[i - 2] == '['))) in_bracket = false;
+      continue;
+    }
+    if (c == '[') {
+      in_bracket = true;
+    } else if (c == '\\' && i + 1 < p.size()) {
+      if (p[i + 1] >= '1' && p[i + 1] <= '9') return "a back-reference (\\" + std::string(1, p[i + 1]) + ")";
+      ++i;
+    } else if (c == '{') {
+      size_t j = i + 1;
+      while (j < p.size() && p[j] != '}') {
+        if (p[j] >= '0' && p[j] <= '9') {
+          size_t k = j, v = 0;
+          while (k < p.size() && p[k] >= '0' && p[k] <= '9' && v <= 255) v = v * 10 + static_cast<size_t>(p[k++] - '0');
+          if (v > 255) return "a count above 255";
+          j = k;
+        } else {
+          ++j;
+        }
+      }
+    }
+  }
+  return "";
+}
+
+Result<void> CheckStartPattern(const std::string& pattern) {
+  if (std::string why = SlowPatternReason(pattern); !why.empty()) {
+    return FailInvalid("multiline start pattern " + JsonQuote(pattern) + " has " + why +
+                       ", which could stall shipping for every container: simplify it");
+  }
+  regex_t re;
+  int rc = regcomp(&re, pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    char msg[256];
+    regerror(rc, &re, msg, sizeof msg);
+    return FailInvalid("multiline start pattern " + JsonQuote(pattern) + ": " + msg +
+                       " (use a POSIX extended regular expression)");
+  }
+  regfree(&re);
+  return {};
+}
+
 Result<std::unique_ptr<LineJoiner>> LineJoiner::Make(const MultilineOptions& opts) {
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
   if (impl->opts.max_lines == 0) impl->opts.max_lines = 1;
+  if (!opts.start_pattern.empty()) TRY(CheckStartPattern(opts.start_pattern));
   if (!opts.start_pattern.empty()) {
     int rc = regcomp(&impl->re, opts.start_pattern.c_str(), REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {

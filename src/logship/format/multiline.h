@@ -23,6 +23,12 @@ struct MultilineOptions {
   int64_t flush_after_ns = 1'000'000'000;  // … or when no line came for this long
 };
 
+// Whether a start pattern may be used: it compiles, and nothing in it could
+// make matching slow for every container (back-references, counts past 255,
+// over 512 bytes). One line naming the pattern when not. moor.yaml's parser
+// uses it too, so `moor up` refuses what the daemon would.
+Result<void> CheckStartPattern(const std::string& pattern);
+
 // Joins lines of one stream of one source. Lines of stdout and stderr are
 // joined separately (use one joiner per stream).
 class LineJoiner {

@@ -154,6 +154,28 @@ TEST(LineJoiner, BadPatternIsOneClearError) {
   EXPECT_EQ(m.find('\n'), std::string::npos);
 }
 
+TEST(LineJoiner, PatternsThatCouldStallShippingAreRefused) {
+  for (const char* bad : {"^(a+)\\1", "(x)(y)\\2$", "^a{1000}", "^(ab){300,}"}) {
+    MultilineOptions o;
+    o.start_pattern = bad;
+    auto j = LineJoiner::Make(o);
+    ASSERT_FALSE(j.has_value()) << bad;
+    EXPECT_NE(j.error().message().find("could stall shipping"), std::string::npos) << j.error().message();
+    EXPECT_EQ(j.error().message().find('\n'), std::string::npos);
+  }
+  MultilineOptions longp;
+  longp.start_pattern = std::string(600, 'a');
+  EXPECT_FALSE(LineJoiner::Make(longp).has_value());
+  // Ordinary patterns, and a backslash-digit inside brackets (a literal), pass.
+  for (const char* good : {"^[0-9]{4}-[0-9]{2}-[0-9]{2}", "^\\[", "^[\\1-9]x", "^[]\\1]", "^(PHP )?(Fatal|Warning)",
+                           "^a{2,255}"}) {
+    MultilineOptions o;
+    o.start_pattern = good;
+    auto j = LineJoiner::Make(o);
+    EXPECT_TRUE(j.has_value()) << good << ": " << (j ? "" : j.error().message());
+  }
+}
+
 TEST(LineJoiner, StreamsJoinSeparately) {
   auto out = Joiner(DatePattern());
   auto err = Joiner(DatePattern());
