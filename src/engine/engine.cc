@@ -270,6 +270,14 @@ Result<void> Engine::RemoveLocked(Live& c, std::unique_lock<std::mutex>&, bool v
   FinalizeLocked(c);
   c.rec.state.status = "removing";
   std::string id = c.rec.id;
+  {
+    std::function<void(const ContainerRecord&)> hook;
+    {
+      std::lock_guard lock(hook_mu_);
+      hook = before_remove_;
+    }
+    if (hook) hook(c.rec);  // log shipping opens the log before it goes
+  }
   // Runtime leftovers of an interrupted start, then the files.
   (void)RemoveAll(cfg_.MonitorDir(id));
   auto r = RemoveAll(cfg_.ContainerDir(id));

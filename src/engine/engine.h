@@ -110,6 +110,11 @@ class Engine {
   // discovery deregisters it there, before any signal reaches it. drain is
   // false for kill and rm -f (no grace wanted).
   void SetBeforeDownHook(std::function<void(const std::string& id, bool drain)> hook);
+  // ---- for log shipping (logship_service.cc) ---------------------------------
+  // Called before a container's files are deleted (rm, --rm), with the
+  // container's lock held: the shipper opens its log files there. The hook
+  // must not call back into the engine for this container.
+  void SetBeforeRemoveHook(std::function<void(const ContainerRecord&)> hook);
   struct CaptureResult {
     int exit_code = 0;
     std::string output;  // stdout + stderr, at most 4 KiB
@@ -204,6 +209,7 @@ class Engine {
   std::mutex hook_mu_;  // guards before_down_ and container_resolver_
   std::string container_resolver_;
   std::function<void(const std::string&, bool)> before_down_;
+  std::function<void(const ContainerRecord&)> before_remove_;  // guarded by hook_mu_
   void BeforeDown(const std::string& id, bool drain);
   Result<void> KillImpl(const std::string& key, const std::string& signal, bool leave_discovery);
 

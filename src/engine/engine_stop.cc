@@ -181,6 +181,11 @@ void Engine::SetBeforeDownHook(std::function<void(const std::string& id, bool dr
   before_down_ = std::move(hook);
 }
 
+void Engine::SetBeforeRemoveHook(std::function<void(const ContainerRecord&)> hook) {
+  std::lock_guard lock(hook_mu_);
+  before_remove_ = std::move(hook);
+}
+
 void Engine::BeforeDown(const std::string& id, bool drain) {
   std::function<void(const std::string&, bool)> hook;
   {

@@ -177,13 +177,14 @@ TEST(FpmScrape, ParallelAndBounded) {
                                     target(hung2.addr(), "h2"), target(hung3.addr(), "h3"),
                                     target("127.0.0.1:" + std::to_string(dt::UnusedPort()), "refused")};
   FpmScrapeOptions o;
-  o.pool_timeout_ns = 300'000'000;
-  o.budget_ns = 600'000'000;
+  // Long enough that scheduling noise (ASan, a loaded machine) cannot blur parallel and serial.
+  o.pool_timeout_ns = 1'500'000'000;
+  o.budget_ns = 10'000'000'000;
   auto t0 = std::chrono::steady_clock::now();
   auto r = ScrapeFpm(targets, o);
   auto took = std::chrono::steady_clock::now() - t0;
-  // Three hung pools at 300 ms each, in parallel: about 300 ms, not 900.
-  EXPECT_LT(took, std::chrono::milliseconds(700));
+  // Three hung pools at 1.5 s each, in parallel: about 1.5 s, not 4.5.
+  EXPECT_LT(took, std::chrono::milliseconds(4000));
   ASSERT_EQ(r.size(), 5u);
   EXPECT_EQ(r[1].target.container, "ok");
   ASSERT_TRUE(r[1].status) << r[1].status.error().message();
@@ -195,11 +196,11 @@ TEST(FpmScrape, ParallelAndBounded) {
 
   // One at a time, the budget cuts the scrape short: the rest are down, not waited for.
   o.parallel = 1;
-  o.budget_ns = 400'000'000;
+  o.budget_ns = 2'000'000'000;
   t0 = std::chrono::steady_clock::now();
   r = ScrapeFpm({target(hung1.addr(), "h1"), target(hung2.addr(), "h2"), target(hung3.addr(), "h3")}, o);
   took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, std::chrono::milliseconds(800));
+  EXPECT_LT(took, std::chrono::milliseconds(4000));  // the 2 s budget, not 3 × 1.5 s
   ASSERT_EQ(r.size(), 3u);
   ASSERT_FALSE(r[2].status);
   EXPECT_NE(r[2].status.error().message().find("budget"), std::string::npos) << r[2].status.error().message();

@@ -35,6 +35,18 @@ std::string ReleaseOf(const ContainerRecord& r) {
   return "";
 }
 
+logship::LogSource SourceOf(const ContainerRecord& r, const EngineConfig& cfg) {
+  logship::LogSource s;
+  s.container_id = r.id;
+  s.name = r.name;
+  s.image = r.image_ref;
+  s.log_path = cfg.ContainerDir(r.id) + "/" + r.id + "-json.log";
+  s.max_files = cfg.log_max_files;
+  s.labels = r.config.labels;
+  s.release = ReleaseOf(r);
+  return s;
+}
+
 class EngineSources : public logship::SourceLister {
  public:
   explicit EngineSources(Engine& e) : engine_(e) {}
@@ -42,18 +54,7 @@ class EngineSources : public logship::SourceLister {
     auto all = TRY(engine_.All());
     std::vector<logship::LogSource> out;
     out.reserve(all.size());
-    const auto& cfg = engine_.config();
-    for (const auto& r : all) {
-      logship::LogSource s;
-      s.container_id = r.id;
-      s.name = r.name;
-      s.image = r.image_ref;
-      s.log_path = cfg.ContainerDir(r.id) + "/" + r.id + "-json.log";
-      s.max_files = cfg.log_max_files;
-      s.labels = r.config.labels;
-      s.release = ReleaseOf(r);
-      out.push_back(std::move(s));
-    }
+    for (const auto& r : all) out.push_back(SourceOf(r, engine_.config()));
     return out;
   }
 
@@ -74,6 +75,7 @@ struct LogshipService::Impl {
 LogshipService::LogshipService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 LogshipService::~LogshipService() {
+  if (impl_->shipper) impl_->engine->SetBeforeRemoveHook(nullptr);
   impl_->stop = true;
   if (impl_->events.joinable()) impl_->events.join();
   if (impl_->shipper) impl_->shipper->Stop();
@@ -92,6 +94,11 @@ Result<std::unique_ptr<LogshipService>> LogshipService::Start(Engine& engine, co
   impl->sources = std::make_unique<EngineSources>(engine);
   impl->shipper = TRY(logship::Shipper::Start(std::move(sc), *impl->sources));
   Impl* raw = impl.get();
+  // A container removed before the next listing (moor run --rm of a short
+  // job) would take its log with it: open it first.
+  engine.SetBeforeRemoveHook([raw](const ContainerRecord& r) {
+    raw->shipper->Adopt(SourceOf(r, raw->engine->config()));
+  });
   // A new container's first lines should not wait for the next listing.
   impl->events = std::thread([raw] {
     uint64_t seq = raw->engine->events().LastSeq();

@@ -119,6 +119,7 @@ struct Shipper::Impl {
 
   void Run();
   void Relist();
+  Source* Upsert(const LogSource& src);
   size_t PollSource(Source& s);
   void FlushJoiners(Source& s, int64_t now, bool force);
   void Append(Source& s, Record r);
@@ -199,6 +200,17 @@ void Shipper::Stop() {
   if (m.thread.joinable()) m.thread.join();
   for (auto& w : m.outputs) w->Stop();
   metrics::DefaultRegistry().RemoveCollector(m.collector_id);
+}
+
+void Shipper::Adopt(const LogSource& src) {
+  auto& m = *impl_;
+  std::lock_guard lock(m.mu);
+  if (m.stopped) return;
+  Source* s = m.Upsert(src);
+  s->listed = false;  // going away: read to the end of what it has, then forgotten
+  // Opens the log and every newer rotated file (held): their descriptors keep
+  // them readable after the files are deleted.
+  if (s->held.empty()) m.PollSource(*s);
 }
 
 void Shipper::Refresh() {
@@ -291,7 +303,13 @@ void Shipper::Impl::Relist() {
     first_listing_done = true;
   }
   for (auto& [id, s] : sources) s->listed = false;
-  for (auto& src : *listed) {
+  for (auto& src : *listed) Upsert(src)->listed = true;
+}
+
+// Under mu: the source of a listed container, made on first sight (from its
+// checkpointed position), its settings and labels brought up to date.
+Source* Shipper::Impl::Upsert(const LogSource& src) {
+  {
     auto& slot = sources[src.container_id];
     bool fresh = !slot;
     if (fresh) {
@@ -308,7 +326,6 @@ void Shipper::Impl::Relist() {
       slot->safe = slot->last = start;
     }
     Source& s = *slot;
-    s.listed = true;
     s.idle_after_gone = 0;
     bool labels_changed = fresh || s.src.labels != src.labels;
     s.src = src;
@@ -361,6 +378,7 @@ void Shipper::Impl::Relist() {
       s.meta = std::move(m);
       s.meta_key = std::move(key);
     }
+    return &s;
   }
 }
 

@@ -79,6 +79,10 @@ class Shipper {
   void Stop();
   // A container started or was created: list again now (not only on the timer).
   void Refresh();
+  // A container whose files are about to be deleted (moor rm, --rm): its log
+  // files are opened (and read as far as one poll goes) before they go, so a
+  // container that lived less than a listing still ships every line.
+  void Adopt(const LogSource& src);
 
   // GET /v1/moor/logship: outputs, spool, sources.
   nlohmann::json Status();

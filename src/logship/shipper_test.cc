@@ -317,6 +317,35 @@ TEST_F(ShipperTest, RecordLargerThanTheBudgetIsCountedAndSkipped) {
   EXPECT_EQ(got[1]["message"], "after");
 }
 
+// A container removed before any listing saw it (moor run --rm of a short
+// job): Adopt, called before its files are deleted, opens its log, and every
+// line ships although the file is gone.
+TEST_F(ShipperTest, AdoptedContainerShipsAfterItsLogIsDeleted) {
+  LogSource job = lister_.sources[0];
+  job.container_id = std::string(64, 'b');
+  job.name = "job-1";
+  job.log_path = dir_.path() + "/job-json.log";
+  lister_.sources.clear();  // never listed
+  {
+    std::ofstream f(job.log_path);
+    for (int i = 0; i < 300; ++i) f << JsonFileLine("job line " + std::to_string(i), i % 2 ? "stderr" : "stdout", i);
+  }
+  auto cfg = Config();
+  cfg.list_interval_ns = 50'000'000;
+  auto sh = Shipper::Start(cfg, lister_);
+  ASSERT_TRUE(sh) << sh.error().message();
+  (*sh)->Adopt(job);
+  ASSERT_EQ(unlink(job.log_path.c_str()), 0);
+  ASSERT_TRUE(WaitFor([&] { return ReadJsonLines(out_).size() >= 300; }));
+  // Read to its end, it is forgotten (it is listed nowhere).
+  ASSERT_TRUE(WaitFor([&] { return (*sh)->Status()["sources"] == 0; }));
+  (*sh)->Stop();
+  auto got = ReadJsonLines(out_);
+  ASSERT_EQ(got.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(got[i]["message"], "job line " + std::to_string(i));
+  EXPECT_EQ(got[0]["container"], "job-1");
+}
+
 TEST_F(ShipperTest, DuplicateOutputNamesAreRefused) {
   auto c = Config();
   c.outputs.push_back(c.outputs[0]);
