@@ -67,8 +67,17 @@ class LokiTransport : public Transport {
     if (curl_ != nullptr) curl_easy_cleanup(curl_);
   }
 
+  // Sets up the handle once, then checks that the receiver takes a
+  // connection (pushes are requests, not a connection: without this check an
+  // output would show "connected" with Loki down until the next push).
   Result<void> Connect() override {
-    if (curl_ != nullptr) return {};
+    if (curl_ == nullptr) TRY(Init());
+    return Reachable();
+  }
+
+  bool ProbeWhenIdle() const override { return true; }
+
+  Result<void> Init() {
     if (!url_.starts_with("http://") && !url_.starts_with("https://")) {
       return FailInvalid("address must start with http:// or https://");
     }
@@ -91,6 +100,24 @@ class LokiTransport : public Transport {
     curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, &stop_);
     curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, errbuf_);
     return {};
+  }
+
+  // A TCP (and TLS) connection to the push URL's host, closed again.
+  Result<void> Reachable() {
+    CURL* p = curl_easy_init();
+    if (p == nullptr) return Fail(Error(ENOMEM, "curl_easy_init failed"));
+    char err[CURL_ERROR_SIZE] = {};
+    long ms = static_cast<long>(cfg_.timeout_ns / 1'000'000);
+    curl_easy_setopt(p, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(p, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(p, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(p, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    curl_easy_setopt(p, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(p, CURLOPT_ERRORBUFFER, err);
+    CURLcode rc = curl_easy_perform(p);
+    curl_easy_cleanup(p);
+    if (rc == CURLE_OK) return {};
+    return Fail(Error(EIO, std::string("connect: ") + (err[0] != '\0' ? err : curl_easy_strerror(rc))));
   }
 
   // The handle (and its kept-alive connection) survives errors: libcurl

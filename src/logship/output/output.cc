@@ -121,6 +121,7 @@ struct OutputWorker::Impl {
   bool idle_closed = false;  // the receiver closed an idle connection
   int64_t backoff_ns = 0;
   int64_t next_commit_ns = 0;
+  int64_t last_contact_ns = 0;  // last connect or send that worked
   std::mt19937_64 rng;
 
   explicit Impl(OutputWorker& worker) : w(worker) {
@@ -230,6 +231,7 @@ struct OutputWorker::Impl {
     connected = true;
     idle_closed = false;
     w.counters_.connected = true;
+    last_contact_ns = MonotonicNs();
     return true;
   }
 
@@ -265,7 +267,16 @@ struct OutputWorker::Impl {
         Failed(std::move(batch.error()).Wrap("read spool"));
         continue;
       }
-      if (batch->empty()) continue;
+      if (batch->empty()) {
+        if (connected && pending.empty() && transport->ProbeWhenIdle() &&
+            MonotonicNs() - last_contact_ns >= w.cfg_.idle_probe_ns) {
+          // An idle receiver is checked now and then (idle_probe_ns), so
+          // `connected` tells the truth while nothing is sent.
+          connected = false;  // Connect() sets it again when the receiver answers
+          (void)Connect();
+        }
+        continue;
+      }
       send.clear();
       uint64_t skipped = 0;
       for (const SpooledRecord& r : *batch) {
@@ -300,6 +311,7 @@ struct OutputWorker::Impl {
         w.counters_.send_errors++;
         SetError(Prefix() + sent->rejection);
       }
+      last_contact_ns = MonotonicNs();
       pending.push_back({sent->ticket, end, send.size() - sent->rejected, sent->bytes, skipped, sent->rejected > 0});
     }
     // Stopping: take what is confirmed already, send nothing more.

@@ -49,6 +49,7 @@ struct OutputConfig {
   int64_t ack_delay_ns = 1'000'000'000;  // tcp: see above
   int64_t backoff_min_ns = 100'000'000, backoff_max_ns = 10'000'000'000;
   int64_t timeout_ns = 10'000'000'000;   // connect / one HTTP request
+  int64_t idle_probe_ns = 10'000'000'000;  // loki: check the receiver this often while idle
 };
 
 // Live numbers of one output (metrics, `moor logs status`).

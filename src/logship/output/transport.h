@@ -57,6 +57,9 @@ class Transport {
   virtual bool Waiting() const { return false; }
   // Makes what was sent durable before the cursor is committed (file).
   virtual Result<void> Flush() { return {}; }
+  // Whether "connected" needs Connect() again now and then while idle (Loki:
+  // each push is a request, so nothing else would notice the receiver gone).
+  virtual bool ProbeWhenIdle() const { return false; }
 };
 
 std::unique_ptr<Transport> NewTcpTransport(const OutputConfig& cfg, const StopSignal& stop);
