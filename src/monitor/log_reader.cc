@@ -8,48 +8,13 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
+#include "common/json_escape.h"
 #include "monitor/log_file.h"
 
 namespace moor::monitor {
 namespace {
 
 using Emit = std::function<bool(const LogEntry&)>;
-
-void AppendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    *out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out += static_cast<char>(0xC0 | (cp >> 6));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out += static_cast<char>(0xE0 | (cp >> 12));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | (cp >> 18));
-    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-std::optional<uint32_t> Hex4(std::string_view s, size_t pos) {
-  if (pos + 4 > s.size()) return std::nullopt;
-  uint32_t v = 0;
-  for (size_t i = pos; i < pos + 4; ++i) {
-    char c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= static_cast<uint32_t>(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= static_cast<uint32_t>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= static_cast<uint32_t>(c - 'A' + 10);
-    else
-      return std::nullopt;
-  }
-  return v;
-}
 
 // A JSON string literal at s[*pos] (the opening quote), decoded into *out.
 bool ParseJsonString(std::string_view s, size_t* pos, std::string* out) {
@@ -66,49 +31,7 @@ bool ParseJsonString(std::string_view s, size_t* pos, std::string* out) {
       return true;
     }
     if (++i >= s.size()) return false;
-    char e = s[i++];
-    switch (e) {
-      case '"':
-        *out += '"';
-        break;
-      case '\\':
-        *out += '\\';
-        break;
-      case '/':
-        *out += '/';
-        break;
-      case 'b':
-        *out += '\b';
-        break;
-      case 'f':
-        *out += '\f';
-        break;
-      case 'n':
-        *out += '\n';
-        break;
-      case 'r':
-        *out += '\r';
-        break;
-      case 't':
-        *out += '\t';
-        break;
-      case 'u': {
-        auto cp = Hex4(s, i);
-        if (!cp) return false;
-        i += 4;
-        if (*cp >= 0xD800 && *cp <= 0xDBFF && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
-          auto lo = Hex4(s, i + 2);
-          if (lo && *lo >= 0xDC00 && *lo <= 0xDFFF) {
-            *cp = 0x10000 + ((*cp - 0xD800) << 10) + (*lo - 0xDC00);
-            i += 6;
-          }
-        }
-        AppendUtf8(out, *cp);
-        break;
-      }
-      default:
-        return false;
-    }
+    if (!AppendJsonEscape(s, &i, out)) return false;
   }
   return false;
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/json_escape.h"
 #include "logship/tail/tailer.h"
 
 namespace moor::logship {
@@ -85,43 +86,6 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   return secs * kNs + frac;
 }
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool Hex4(std::string_view s, size_t pos, uint32_t* v) {
-  if (pos + 4 > s.size()) return false;
-  uint32_t x = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    int h = Hex(s[pos + i]);
-    if (h < 0) return false;
-    x = x << 4 | static_cast<uint32_t>(h);
-  }
-  *v = x;
-  return true;
-}
-
-void AppendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    *out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out += static_cast<char>(0xC0 | cp >> 6);
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out += static_cast<char>(0xE0 | cp >> 12);
-    *out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | cp >> 18);
-    *out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-    *out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // The body of a JSON string (between its quotes) → its text; false when it
 // is not one (an unescaped quote, a bad escape).
 bool Unescape(std::string_view body, std::string* out) {
@@ -140,55 +104,8 @@ bool Unescape(std::string_view body, std::string* out) {
     out->append(run);
     if (b == std::string_view::npos) break;
     if (b + 1 >= body.size()) return false;
-    char e = body[b + 1];
-    i = b + 2;
-    switch (e) {
-      case '"':
-        *out += '"';
-        break;
-      case '\\':
-        *out += '\\';
-        break;
-      case '/':
-        *out += '/';
-        break;
-      case 'b':
-        *out += '\b';
-        break;
-      case 'f':
-        *out += '\f';
-        break;
-      case 'n':
-        *out += '\n';
-        break;
-      case 'r':
-        *out += '\r';
-        break;
-      case 't':
-        *out += '\t';
-        break;
-      case 'u': {
-        uint32_t cp;
-        if (!Hex4(body, i, &cp)) return false;
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t lo;
-          if (i + 1 < body.size() && body[i] == '\\' && body[i + 1] == 'u' && Hex4(body, i + 2, &lo) && lo >= 0xDC00 &&
-              lo <= 0xDFFF) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            i += 6;
-          } else {
-            cp = 0xFFFD;  // a lone surrogate is no character
-          }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          cp = 0xFFFD;
-        }
-        AppendUtf8(out, cp);
-        break;
-      }
-      default:
-        return false;
-    }
+    i = b + 1;
+    if (!AppendJsonEscape(body, &i, out)) return false;
   }
   return true;
 }
