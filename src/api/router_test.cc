@@ -152,7 +152,7 @@ TEST_F(RouterTest, ObserverSeesPatternStatusAndTime) {
   router.Handle("GET", "/silent", [](const Request&, ResponseWriter&) {});
   router.Handle("GET", "/stream", [](const Request&, ResponseWriter& w) {
     w.StartStream(200, {});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // after the head: not counted
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // after the head: not counted
   });
   EXPECT_EQ(Go("POST", "/v1.41/containers/abc/start"), 200);
   EXPECT_EQ(Go("GET", "/nothing/here"), 404);
@@ -180,7 +180,7 @@ TEST_F(RouterTest, ObserverSeesPatternStatusAndTime) {
   EXPECT_EQ(seen[6].route, "/silent");
   EXPECT_EQ(seen[6].status, 500);
   EXPECT_EQ(seen[7].status, 200);
-  EXPECT_LT(seen[7].seconds, 0.045);
+  EXPECT_LT(seen[7].seconds, 0.5);  // not the 1 s after the head (slack for a loaded machine)
 }
 
 TEST_F(RouterTest, WithoutObserverNothingChanges) {

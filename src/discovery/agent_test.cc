@@ -205,24 +205,33 @@ TEST(Registrar, BeforeStopDeregistersFirstThenDrains) {
   lister.all = {Running("a", "10.89.0.2", 9000)};
   reg.Reconcile();
   ASSERT_EQ(cat.Usable("php").size(), 1u);
-  std::atomic<bool> gone_during_drain{false};
-  std::thread watcher([&] {
-    std::this_thread::sleep_for(50ms);
-    gone_during_drain = cat.Usable("php").empty();
+  // When the instance leaves the catalog (watchers run in the changing thread):
+  // deregistration first, then the drain, with no race against a sleeping thread.
+  std::atomic<int64_t> gone_at_ns{0};
+  auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  int h = cat.Watch([&](uint64_t) {
+    if (gone_at_ns.load() == 0 && cat.Usable("php").empty()) gone_at_ns = now_ns();
   });
   auto t0 = std::chrono::steady_clock::now();
   reg.BeforeStop("a");
   auto took = std::chrono::steady_clock::now() - t0;
-  watcher.join();
-  EXPECT_TRUE(gone_during_drain);
+  int64_t returned_ns = now_ns();
+  cat.Unwatch(h);
+  ASSERT_NE(gone_at_ns.load(), 0) << "not deregistered";
+  EXPECT_GE(returned_ns - gone_at_ns.load(), 190'000'000) << "no drain after the deregistration";
   EXPECT_GE(took, 190ms);
-  // No drain for kill / rm -f, and none for unknown containers.
-  lister.all = {Running("b", "10.89.0.3", 9000)};
+  // No drain for kill / rm -f, and none for unknown containers (a drain here would take 5 s).
+  auto b = Running("b", "10.89.0.3", 9000);
+  b.labels["moor.service.drain"] = "5s";
+  lister.all = {b};
   reg.Reconcile();
   t0 = std::chrono::steady_clock::now();
   reg.BeforeStop("b", /*drain=*/false);
   reg.BeforeStop("nope");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
   EXPECT_TRUE(cat.Usable("php").empty());
 }
 

@@ -188,7 +188,7 @@ TEST_F(CatalogGateTest, GateChangeWakesABlockingQueryAndWatchers) {
   });
   EXPECT_EQ(blocked.wait_for(200ms), std::future_status::timeout) << "woke without a change";
   const uint64_t idx = Gate("2");
-  ASSERT_EQ(blocked.wait_for(2s), std::future_status::ready);
+  ASSERT_EQ(blocked.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(blocked.get(), idx);
   EXPECT_EQ(watched.load(), idx);
   cat_.Unwatch(h);

@@ -379,7 +379,7 @@ TEST_F(CatalogTest, WaitForReturnsAtOnceWhenAlreadyNewer) {
   ASSERT_TRUE(*cat_.KvPut("k", "x", 0));
   const auto start = steady_clock::now();
   EXPECT_EQ(cat_.WaitFor([&] { return cat_.Index(); }, 0, start + std::chrono::seconds(10)), cat_.Index());
-  EXPECT_LT(steady_clock::now() - start, milliseconds(100));
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(2));  // vs. the 10 s deadline
 }
 
 TEST_F(CatalogTest, WaitForCancelled) {
@@ -391,8 +391,8 @@ TEST_F(CatalogTest, WaitForCancelled) {
   const auto start = steady_clock::now();
   cat_.WaitFor([&] { return cat_.Index(); }, cat_.Index(), start + std::chrono::seconds(30), [&] { return cancel.load(); });
   t.join();
-  // Noticed within one 200 ms slice.
-  EXPECT_LT(steady_clock::now() - start, milliseconds(1500));
+  // Noticed within one 200 ms slice (generous bound, far below the 30 s deadline).
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST_F(CatalogTest, WatchersSeeIncreasingIndexesAndMayReadTheCatalog) {

@@ -243,7 +243,8 @@ TEST_F(ConsulApiTest, BlockingQueryWakesOnAChange) {
   EXPECT_EQ(r.status, 200);
   EXPECT_GT(IndexOf(r), index);
   EXPECT_TRUE(json::parse(r.body).contains("late"));
-  EXPECT_LT(answered_at - changed_at, 150ms);
+  // Woken by the change, not by the 10 s wait running out (generous: ASan on a loaded machine).
+  EXPECT_LT(answered_at - changed_at, 2s);
 
   // A change elsewhere (KV) does not wake a services query; health/service wakes on its service.
   uint64_t svc_index = IndexOf(Do("GET", "/v1/health/service/late"));
@@ -270,11 +271,11 @@ TEST_F(ConsulApiTest, BlockingQueryTimesOutAfterWait) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(IndexOf(r), index);
   EXPECT_GE(took, 400ms);
-  EXPECT_LT(took, 400ms + 400ms / 16 + 300ms);
+  EXPECT_LT(took, 400ms + 400ms / 16 + 2s);  // the 400 ms wait, not a default one (slack for a loaded machine)
   // index=0 never blocks.
   start = std::chrono::steady_clock::now();
   EXPECT_EQ(Do("GET", "/v1/catalog/nodes?index=0&wait=5s").status, 200);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // vs. the 5 s wait
 }
 
 TEST_F(ConsulApiTest, BlockingQueryDoesNotHoldUpServerStop) {
@@ -286,7 +287,7 @@ TEST_F(ConsulApiTest, BlockingQueryDoesNotHoldUpServerStop) {
   std::this_thread::sleep_for(200ms);
   auto start = std::chrono::steady_clock::now();
   server_->Stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // vs. the 10 min wait
   ASSERT_EQ(blocked.wait_for(5s), std::future_status::ready);
 }
 

@@ -135,7 +135,7 @@ TEST(CheckMetrics, ProbeResultsAreCounted) {
     down.target = "127.0.0.1:" + std::to_string(testing::UnusedPort());
     ASSERT_TRUE(runner.Add(ok));
     ASSERT_TRUE(runner.Add(down));
-    for (int i = 0; i < 200 && reports < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 1000 && reports < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GE(Sample(passing), p0 + 1);
   EXPECT_GE(Sample(critical), c0 + 1);

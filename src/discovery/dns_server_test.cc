@@ -103,7 +103,7 @@ class DnsServerTest : public ::testing::Test {
 
   // dig against the server; `opts` like "+short" or "+tcp".
   std::string Dig(const std::string& args) {
-    return Shell("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=2 +tries=1 " + args + " 2>&1");
+    return Shell("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=5 +tries=1 " + args + " 2>&1");
   }
 
   Catalog cat_;

