@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/daemon_config_file.h"
 #include "engine/discovery_service.h"
 #include "engine/engine.h"
 #include "engine/engine_metrics.h"
@@ -33,7 +34,8 @@ serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
   --root DIR             state, images, containers, volumes (default /var/lib/moor)
   --exec-root DIR        sockets, monitors, network namespaces (default /run/moor)
   -H, --host PATH        API socket (default EXEC-ROOT/moor.sock; unix:// prefix allowed)
-  --config-file FILE     JSON file with the same settings (default /etc/moor/daemon.json if present)
+  --config-file FILE     JSON file of these flags without dashes, like {"log-output": [...]}
+                         (default /etc/moor/daemon.json if present; docs/engine.md)
   --default-runtime NAME moor (default), runc, crun, or one added with --add-runtime
   --add-runtime NAME=PATH  another OCI runtime
   --bip SUBNET           default bridge network subnet (default 10.89.0.0/16)
@@ -64,37 +66,13 @@ serves the API (docs/api.md) on a unix socket. Containers outlive the daemon.
   -D, --debug            debug logging
 )";
 
-Result<void> ApplyConfigFile(const std::string& path, EngineConfig& cfg) {
-  auto text = TRY(ReadFile(path));
-  try {
-    auto j = nlohmann::json::parse(text);
-    for (auto& [k, v] : j.items()) {
-      if (k == "root" || k == "data-root") cfg.root = v.get<std::string>();
-      else if (k == "exec-root") cfg.run_root = v.get<std::string>();
-      else if (k == "host") cfg.socket = v.get<std::string>();
-      else if (k == "default-runtime") cfg.default_runtime = v.get<std::string>();
-      else if (k == "runtimes") {
-        for (auto& [name, r] : v.items()) cfg.runtimes[name] = r.is_string() ? r.get<std::string>() : r.value("path", "");
-      } else if (k == "bip") cfg.default_subnet = v.get<std::string>();
-      else if (k == "bridge") cfg.bridge = v.get<std::string>();
-      else if (k == "mtu") cfg.mtu = v.get<int>();
-      else if (k == "masquerade") cfg.masquerade = v.get<bool>();
-      else if (k == "log-max-size") cfg.log_max_size = ParseByteSize(v.get<std::string>()).value_or(cfg.log_max_size);
-      else if (k == "log-max-files") cfg.log_max_files = v.get<int>();
-      else return FailInvalid(path + ": unknown setting \"" + k + "\"");
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return FailInvalid(path + ": " + e.what());
-  }
-  return {};
-}
+Result<EngineConfig> FromFlags(const runtime_cli::ParsedArgs& a, DiscoveryConfig* disc, DeployDaemonConfig* deploy,
+                               LogshipDaemonConfig* logs);
 
-Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, DiscoveryConfig* disc,
-                                     DeployDaemonConfig* deploy,
-                                     LogshipDaemonConfig* logs) {
+Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool* help, bool* debug,
+                                     DiscoveryConfig* disc, DeployDaemonConfig* deploy, LogshipDaemonConfig* logs) {
   using runtime_cli::FlagSpec;
-  auto a = TRY(runtime_cli::ParseArgs(args, 0,
-                                      {{"root", "", true},          {"data-root", "", true},
+  const std::vector<FlagSpec> specs = {{"root", "", true},          {"data-root", "", true},
                                        {"exec-root", "", true},     {"host", "H", true},
                                        {"config-file", "", true},   {"default-runtime", "", true},
                                        {"add-runtime", "", true, true}, {"bip", "", true},
@@ -107,16 +85,38 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
                                        {"log-output", "", true, true}, {"log-disk-budget", "", true},
                                        {"deploy-addr", "", true},   {"deploy-tls-cert", "", true},
                                        {"deploy-tls-key", "", true}, {"deploy-client-ca", "", true},
-                                       {"deploy-keep", "", true},   {"metrics-addr", "", true},   {"help", "h", false}},
-                                      false));
+                                       {"deploy-keep", "", true},   {"metrics-addr", "", true},   {"help", "h", false}};
+  auto a = TRY(runtime_cli::ParseArgs(args, 0, specs, false));
   *help = a.Bool("help");
-  EngineConfig cfg;
+  // The config file's settings are flags too: parsed first, the command line
+  // after them (a setting in both places is refused).
   std::string file = a.Get("config-file");
-  if (!file.empty()) {
-    TRY(ApplyConfigFile(file, cfg));
-  } else if (access("/etc/moor/daemon.json", F_OK) == 0) {
-    TRY(ApplyConfigFile("/etc/moor/daemon.json", cfg));
+  if (file.empty() && access("/etc/moor/daemon.json", F_OK) == 0) file = "/etc/moor/daemon.json";
+  if (!file.empty() && !*help) {
+    auto text = ReadFile(file);
+    if (!text) return Fail(std::move(text.error()).Wrap("--config-file"));
+    auto flags = TRY(ConfigFileFlags(file, *text, specs, a));
+    flags.insert(flags.end(), args.begin(), args.end());
+    a = TRY(runtime_cli::ParseArgs(flags, 0, specs, false));
   }
+  *debug = a.Bool("debug");
+  auto cfg = FromFlags(a, disc, deploy, logs);
+  if (!cfg && !file.empty()) {
+    // A bad value that came from the file (a setting is never in both places):
+    // name the file too.
+    auto flags = ConfigFileFlags(file, *ReadFile(file), specs, runtime_cli::ParsedArgs{});
+    const std::string& m = cfg.error().message();
+    for (const auto& f : flags ? *flags : std::vector<std::string>{}) {
+      if (f.starts_with("--") && m.starts_with(f + " ")) return Fail(std::move(cfg.error()).Wrap(file));
+    }
+  }
+  return cfg;
+}
+
+// The daemon's settings from its parsed flags (config file merged in).
+Result<EngineConfig> FromFlags(const runtime_cli::ParsedArgs& a, DiscoveryConfig* disc, DeployDaemonConfig* deploy,
+                               LogshipDaemonConfig* logs) {
+  EngineConfig cfg;
   if (!a.positional.empty()) return FailInvalid("moor daemon takes no arguments, got \"" + a.positional[0] + "\"");
   if (a.Has("root")) cfg.root = a.Get("root");
   if (a.Has("data-root")) cfg.root = a.Get("data-root");
@@ -214,11 +214,11 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
 }  // namespace
 
 int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactory& extension) {
-  bool help = false;
+  bool help = false, debug = false;
   DiscoveryConfig disc;
   DeployDaemonConfig deploy;
   LogshipDaemonConfig logs;
-  auto cfg = ParseDaemonArgs(args, &help, &disc, &deploy, &logs);
+  auto cfg = ParseDaemonArgs(args, &help, &debug, &disc, &deploy, &logs);
   if (help) {
     std::cout << kUsage;
     return 0;
@@ -232,8 +232,7 @@ int DaemonMain(const std::vector<std::string>& args, const DaemonExtensionFactor
     return 1;
   }
   log::Options lo;
-  lo.debug = std::find(args.begin(), args.end(), "--debug") != args.end() ||
-             std::find(args.begin(), args.end(), "-D") != args.end();
+  lo.debug = debug;
   log::Init(lo);
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;

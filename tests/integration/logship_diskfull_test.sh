@@ -5,7 +5,8 @@
 # API show spool errors and lines held, and once the disk has room again every line
 # arrives, in order — also when the daemon is SIGKILLed while the disk is full.
 #
-# The receiver is moor's file output (on the test's disk, not the full one). NETWORK: none;
+# The receiver is moor's file output (on the test's disk, not the full one), set in the
+# daemon's config file. NETWORK: none;
 # engine_lib.sh runs the script in its own network and mount namespaces.
 
 source "$(dirname "$0")/logship_lib.sh"
@@ -13,7 +14,9 @@ require_logship
 
 OUT="$L_DIR/out.jsonl"
 SPOOL_FS="$E_ROOT/logship"
-E_DAEMON_FLAGS=(--node-name "$L_NODE" --log-output "file://$OUT")
+# Configured the way a server would be: the daemon's JSON config file (docs/engine.md).
+printf '{"node-name": "%s", "log-output": ["file://%s"]}\n' "$L_NODE" "$OUT" >"$L_DIR/daemon.json"
+E_DAEMON_FLAGS=(--config-file "$L_DIR/daemon.json")
 
 mkdir -p "$SPOOL_FS"
 mount -t tmpfs -o size=16m moor-itest-spool "$SPOOL_FS" ||
@@ -68,7 +71,8 @@ t_full() {
   wait_exited 60 "$name" || die "the generator did not end"
   wait_for 90 "every held line in the spool and shipped" drained || return 1
   await_check 60 "file: every line of $name through the full disk" file "$OUT" \
-    --tag "$tag" --count "$count" --mode both --label service=full --label container="$name" --max-dups "$dups"
+    --tag "$tag" --count "$count" --mode both --label service=full --label container="$name" \
+    --label node="$L_NODE" --max-dups "$dups"
 }
 
 ecase "a full spool disk holds lines and loses none" t_full full1 DF nocrash
