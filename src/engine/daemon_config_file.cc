@@ -27,7 +27,7 @@ bool ScalarText(const json& v, std::string* out) {
   }
   if (v.is_number_float()) {
     double d = v.get<double>();
-    if (d != std::floor(d)) return false;
+    if (d != std::floor(d) || std::fabs(d) > 9e15) return false;
     *out = std::to_string(static_cast<long long>(d));
     return true;
   }
@@ -73,6 +73,9 @@ Result<std::vector<std::string>> ConfigFileFlags(const std::string& path, std::s
       return FailInvalid(path + ": unknown setting \"" + key + "\": settings are moor daemon's flags without the dashes (moor daemon --help)");
     }
     if (command_line.Has(key)) return given_twice(key, key);
+    // Two names of one setting: the store's directory.
+    if (key == "root" && command_line.Has("data-root")) return given_twice(key, "data-root");
+    if (key == "data-root" && command_line.Has("root")) return given_twice(key, "root");
     if (!spec->takes_value) {
       if (!v.is_boolean()) return FailInvalid(path + ": \"" + key + "\" must be true or false");
       if (v.get<bool>()) out.push_back("--" + key);

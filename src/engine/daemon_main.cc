@@ -92,10 +92,12 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
   // after them (a setting in both places is refused).
   std::string file = a.Get("config-file");
   if (file.empty() && access("/etc/moor/daemon.json", F_OK) == 0) file = "/etc/moor/daemon.json";
+  std::string text;
   if (!file.empty() && !*help) {
-    auto text = ReadFile(file);
-    if (!text) return Fail(std::move(text.error()).Wrap("--config-file"));
-    auto flags = TRY(ConfigFileFlags(file, *text, specs, a));
+    auto read = ReadFile(file);
+    if (!read) return Fail(std::move(read.error()).Wrap("config file"));
+    text = std::move(*read);
+    auto flags = TRY(ConfigFileFlags(file, text, specs, a));
     flags.insert(flags.end(), args.begin(), args.end());
     a = TRY(runtime_cli::ParseArgs(flags, 0, specs, false));
   }
@@ -104,7 +106,7 @@ Result<EngineConfig> ParseDaemonArgs(const std::vector<std::string>& args, bool*
   if (!cfg && !file.empty()) {
     // A bad value that came from the file (a setting is never in both places):
     // name the file too.
-    auto flags = ConfigFileFlags(file, *ReadFile(file), specs, runtime_cli::ParsedArgs{});
+    auto flags = ConfigFileFlags(file, text, specs, runtime_cli::ParsedArgs{});
     const std::string& m = cfg.error().message();
     for (const auto& f : flags ? *flags : std::vector<std::string>{}) {
       if (f.starts_with("--") && m.starts_with(f + " ")) return Fail(std::move(cfg.error()).Wrap(file));

@@ -67,7 +67,9 @@ class EngineSources : public logship::SourceLister {
 struct LogshipService::Impl {
   Engine* engine = nullptr;
   std::unique_ptr<EngineSources> sources;
-  std::unique_ptr<logship::Shipper> shipper;
+  // Shared with the engine's before-remove hook: a removal in flight while
+  // the service shuts down keeps it alive (Adopt after Stop does nothing).
+  std::shared_ptr<logship::Shipper> shipper;
   std::atomic<bool> stop{false};
   std::thread events;
 };
@@ -96,8 +98,8 @@ Result<std::unique_ptr<LogshipService>> LogshipService::Start(Engine& engine, co
   Impl* raw = impl.get();
   // A container removed before the next listing (moor run --rm of a short
   // job) would take its log with it: open it first.
-  engine.SetBeforeRemoveHook([raw](const ContainerRecord& r) {
-    raw->shipper->Adopt(SourceOf(r, raw->engine->config()));
+  engine.SetBeforeRemoveHook([shipper = impl->shipper, &engine](const ContainerRecord& r) {
+    shipper->Adopt(SourceOf(r, engine.config()));
   });
   // A new container's first lines should not wait for the next listing.
   impl->events = std::thread([raw] {

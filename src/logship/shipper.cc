@@ -24,6 +24,11 @@ using nlohmann::json;
 
 namespace {
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -125,8 +130,13 @@ struct Shipper::Impl {
   void Append(Source& s, Record r);
   // Appends one record; false when it must be held and retried.
   bool TryAppend(Source& s, const Record& r);
-  // Retries a source's held records; true when none are left.
-  bool Drain(Source& s, int64_t now);
+  // Retries a source's held records (once a second, or now); true when none
+  // are left.
+  bool Drain(Source& s, bool now);
+  // A failure of the spool as a whole (publish, checkpoint): logged when it
+  // changes, not on every retry while the disk stays full. Tail thread only.
+  void SpoolFailed(const Error& e);
+  std::string last_spool_error;
   void Checkpoint();
   std::string CheckpointBlob();
   void Collect(metrics::SampleWriter& w);
@@ -209,8 +219,13 @@ void Shipper::Adopt(const LogSource& src) {
   Source* s = m.Upsert(src);
   s->listed = false;  // going away: read to the end of what it has, then forgotten
   // Opens the log and every newer rotated file (held): their descriptors keep
-  // them readable after the files are deleted.
-  if (s->held.empty()) m.PollSource(*s);
+  // them readable after the files are deleted. A source whose records wait
+  // for the spool reads nothing more, but opens them all the same.
+  if (s->held.empty()) {
+    m.PollSource(*s);
+  } else if (auto h = s->tailer->Hold(); !h) {
+    log::Warn("log shipping: container " + src.name + ": " + h.error().message());
+  }
 }
 
 void Shipper::Refresh() {
@@ -242,7 +257,7 @@ void Shipper::Impl::Run() {
       int64_t now = NowNs();
       for (auto it = sources.begin(); it != sources.end();) {
         Source& s = *it->second;
-        if (!Drain(s, now)) {  // the spool still refuses: read nothing more
+        if (!Drain(s, false)) {  // the spool still refuses: read nothing more
           ++it;
           continue;
         }
@@ -261,10 +276,7 @@ void Shipper::Impl::Run() {
         ++it;
       }
     }
-    if (auto r = spool->Publish(); !r) {
-      append_errors.fetch_add(1);
-      log::Warn("log shipping: " + r.error().message());
-    }
+    if (auto r = spool->Publish(); !r) SpoolFailed(r.error());
     if (std::chrono::steady_clock::now() >= next_checkpoint) {
       Checkpoint();
       next_checkpoint = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cfg.checkpoint_interval_ns);
@@ -279,7 +291,7 @@ void Shipper::Impl::Run() {
     std::lock_guard lock(mu);
     int64_t now = NowNs();
     for (auto& [id, s] : sources) {
-      if (!Drain(*s, 0)) continue;  // its checkpoint stays before what is held
+      if (!Drain(*s, true)) continue;  // its checkpoint stays before what is held
       PollSource(*s);
       FlushJoiners(*s, now, true);
     }
@@ -372,8 +384,8 @@ Source* Shipper::Impl::Upsert(const LogSource& src) {
     m.outputs = s.settings.outputs;
     std::string key = MetaKey(m);
     // Held records keep the labels they were read under: relabel once they are in.
+    if (key != s.meta_key && s.held.empty()) FlushJoiners(s, NowNs(), true);  // joined lines keep their labels
     if (key != s.meta_key && s.held.empty()) {
-      FlushJoiners(s, NowNs(), true);  // joined lines keep the labels they were read under
       m.id = next_id++;
       s.meta = std::move(m);
       s.meta_key = std::move(key);
@@ -393,7 +405,7 @@ void Shipper::Impl::Append(Source& s, Record r) {
   if (s.held.empty() && TryAppend(s, r)) return;
   s.held.push_back({OwnedRecord{r.time_ns, r.stream, r.source, std::string(r.text), std::string(r.fields)}, {}});
   held_records.fetch_add(1, std::memory_order_relaxed);
-  if (s.held.size() == 1) s.retry_at_ns = NowNs() + 1'000'000'000;
+  if (s.held.size() == 1) s.retry_at_ns = SteadyNs() + 1'000'000'000;
 }
 
 bool Shipper::Impl::TryAppend(Source& s, const Record& r) {
@@ -412,9 +424,9 @@ bool Shipper::Impl::TryAppend(Source& s, const Record& r) {
   return false;
 }
 
-bool Shipper::Impl::Drain(Source& s, int64_t now) {
+bool Shipper::Impl::Drain(Source& s, bool now) {
   if (s.held.empty()) return true;
-  if (now != 0 && now < s.retry_at_ns) return false;
+  if (!now && SteadyNs() < s.retry_at_ns) return false;
   size_t before = s.held.size();
   while (!s.held.empty()) {
     auto& h = s.held.front();
@@ -424,9 +436,10 @@ bool Shipper::Impl::Drain(Source& s, int64_t now) {
     held_records.fetch_sub(1, std::memory_order_relaxed);
   }
   if (!s.held.empty()) {
-    s.retry_at_ns = NowNs() + 1'000'000'000;
+    s.retry_at_ns = SteadyNs() + 1'000'000'000;
     return false;
   }
+  refresh = true;  // labels that changed meanwhile apply from the next listing on
   log::Info("log shipping: container " + s.src.name + ": the spool takes lines again (" + std::to_string(before) +
             " held record(s) appended)");
   last_error.clear();
@@ -536,6 +549,13 @@ std::string Shipper::Impl::CheckpointBlob() {
   return json{{"next_id", next_id}, {"tails", tails}}.dump();
 }
 
+void Shipper::Impl::SpoolFailed(const Error& e) {
+  append_errors.fetch_add(1);
+  if (e.message() == last_spool_error) return;
+  last_spool_error = e.message();
+  log::Warn("log shipping: " + last_spool_error + " (retrying; lines read meanwhile wait)");
+}
+
 void Shipper::Impl::ReportDrops() {
   for (auto& w : outputs) {
     const std::string& name = w->config().name;
@@ -563,8 +583,10 @@ void Shipper::Impl::ReportDrops() {
 void Shipper::Impl::Checkpoint() {
   ReportDrops();
   if (auto r = spool->Checkpoint(CheckpointBlob()); !r) {
-    append_errors.fetch_add(1);
-    log::Warn("log shipping: checkpoint: " + r.error().message());
+    SpoolFailed(std::move(r.error()).Wrap("checkpoint"));
+  } else if (!last_spool_error.empty()) {
+    log::Info("log shipping: the spool is written again");
+    last_spool_error.clear();
   }
   // (Each output's worker commits its own cursor, after making what it sent
   // durable where it can: the file output syncs first.)

@@ -6,6 +6,9 @@
 
 #include <regex.h>
 
+#include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -63,35 +66,76 @@ struct LineJoiner::Impl {
 
 // What could make one match slow for every container's shipping (the tail
 // thread runs it on each line): back-references (matching with them is
-// exponential in glibc), counts past 255, and patterns past 512 bytes.
+// exponential in glibc), counts past 255, nested counts that multiply past
+// 1000 ((a{255}){255} takes seconds a line), and patterns past 512 bytes.
 static std::string SlowPatternReason(std::string_view p) {
   if (p.size() > 512) return "longer than 512 bytes";
-  bool in_bracket = false;
+  // Per open group: the largest product of nested counts inside it (1: no
+  // count); [0] is the whole pattern.
+  std::vector<size_t> weight{1};
+  bool after_group = false;
+  size_t group_weight = 1;  // of the group that just closed
   for (size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
-    if (in_bracket) {
-      // "]" right after "[" or "[^" is a member, not the end.
-      if (c == ']' && !(p[i - 1] == '[' || (p[i - 1] == '^' && i >= 2 && p[i - 2] == '['))) in_bracket = false;
+    if (c == '[') {
+      // A bracket expression: "]" right after "[" or "[^" is a member, and
+      // [:class:], [=x=], [.x.] are skipped whole.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      while (j < p.size() && p[j] != ']') {
+        if (p[j] == '[' && j + 1 < p.size() && (p[j + 1] == ':' || p[j + 1] == '=' || p[j + 1] == '.')) {
+          char kind = p[j + 1];
+          size_t end = p.find(std::string{kind, ']'}, j + 2);
+          if (end == std::string_view::npos) return "";  // regcomp refuses it
+          j = end + 2;
+          continue;
+        }
+        ++j;
+      }
+      i = j;  // at the closing "]" (or the end: regcomp refuses it)
+      after_group = false;
       continue;
     }
-    if (c == '[') {
-      in_bracket = true;
-    } else if (c == '\\' && i + 1 < p.size()) {
+    if (c == '\\' && i + 1 < p.size()) {
       if (p[i + 1] >= '1' && p[i + 1] <= '9') return "a back-reference (\\" + std::string(1, p[i + 1]) + ")";
       ++i;
-    } else if (c == '{') {
-      size_t j = i + 1;
+      after_group = false;
+      continue;
+    }
+    if (c == '(') {
+      weight.push_back(1);
+      after_group = false;
+      continue;
+    }
+    if (c == ')' && weight.size() > 1) {
+      group_weight = weight.back();
+      weight.pop_back();
+      weight.back() = std::max(weight.back(), group_weight);
+      after_group = true;
+      continue;
+    }
+    if (c == '{') {
+      size_t j = i + 1, most = 1;
       while (j < p.size() && p[j] != '}') {
         if (p[j] >= '0' && p[j] <= '9') {
           size_t k = j, v = 0;
           while (k < p.size() && p[k] >= '0' && p[k] <= '9' && v <= 255) v = v * 10 + static_cast<size_t>(p[k++] - '0');
           if (v > 255) return "a count above 255";
+          most = std::max(most, v);
           j = k;
         } else {
           ++j;
         }
       }
+      size_t w = after_group ? group_weight * most : most;
+      if (w > 1000) return "nested counts that multiply past 1000";
+      weight.back() = std::max(weight.back(), w);
+      i = j;
+      after_group = false;
+      continue;
     }
+    after_group = false;
   }
   return "";
 }

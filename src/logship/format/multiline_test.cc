@@ -155,7 +155,9 @@ TEST(LineJoiner, BadPatternIsOneClearError) {
 }
 
 TEST(LineJoiner, PatternsThatCouldStallShippingAreRefused) {
-  for (const char* bad : {"^(a+)\\1", "(x)(y)\\2$", "^a{1000}", "^(ab){300,}"}) {
+  for (const char* bad : {"^(a+)\\1", "(x)(y)\\2$", "^a{1000}", "^(ab){300,}", "(a{255}){255}",
+                          "((a{50}){50}){50}", "((a{40})b){40}", "[a[](x)\\1", "^[\\[](a+)+\\1$", "[[:alpha:]](x)\\1",
+                          "[]a](x)\\1", "[^]](x)\\1"}) {
     MultilineOptions o;
     o.start_pattern = bad;
     auto j = LineJoiner::Make(o);
@@ -168,7 +170,7 @@ TEST(LineJoiner, PatternsThatCouldStallShippingAreRefused) {
   EXPECT_FALSE(LineJoiner::Make(longp).has_value());
   // Ordinary patterns, and a backslash-digit inside brackets (a literal), pass.
   for (const char* good : {"^[0-9]{4}-[0-9]{2}-[0-9]{2}", "^\\[", "^[\\1-9]x", "^[]\\1]", "^(PHP )?(Fatal|Warning)",
-                           "^a{2,255}"}) {
+                           "^a{2,255}", "^(ab){3}c{2}", "^([0-9]{2}:){2}[0-9]{2}", "^[[:digit:]]{4}-", "((a{2})b){3}"}) {
     MultilineOptions o;
     o.start_pattern = good;
     auto j = LineJoiner::Make(o);

@@ -114,9 +114,13 @@ class LokiTransport : public Transport {
     curl_easy_setopt(p, CURLOPT_CONNECTTIMEOUT_MS, ms);
     curl_easy_setopt(p, CURLOPT_TIMEOUT_MS, ms);
     curl_easy_setopt(p, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(p, CURLOPT_NOPROGRESS, 0L);  // Stop() ends a slow connect too
+    curl_easy_setopt(p, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(p, CURLOPT_XFERINFODATA, &stop_);
     CURLcode rc = curl_easy_perform(p);
     curl_easy_cleanup(p);
     if (rc == CURLE_OK) return {};
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Fail(Error(ECANCELED, "stopped"));
     return Fail(Error(EIO, std::string("connect: ") + (err[0] != '\0' ? err : curl_easy_strerror(rc))));
   }
 

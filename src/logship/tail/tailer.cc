@@ -297,6 +297,14 @@ Result<void> LogTailer::SwitchTo(FileId next) {
   return {};
 }
 
+Result<void> LogTailer::Hold() {
+  if (!opened_) {
+    TRY(OpenStart());
+    if (!opened_) return {};
+  }
+  return HoldNewer();
+}
+
 Result<size_t> LogTailer::Poll(const std::function<void(const TailLine&)>& on_line, size_t max_bytes) {
   size_t lines = 0;
   if (!opened_) {

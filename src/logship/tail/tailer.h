@@ -63,6 +63,10 @@ class LogTailer {
   // yet, or removed): 0 lines.
   Result<size_t> Poll(const std::function<void(const TailLine&)>& on_line, size_t max_bytes = 4 << 20);
 
+  // Opens the log (from the start position) and holds the newer rotated
+  // files, reading nothing: once open they stay readable after deletion.
+  Result<void> Hold();
+
   // Yields a line whose last piece never came (the writer's final flush at
   // container exit writes a partial line without "\n"). The shipper calls it
   // when the file has been quiet for a while. Returns 1 when it yielded.
