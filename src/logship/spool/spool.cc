@@ -371,6 +371,8 @@ struct Spool::Impl {
 
   Result<void> Flush();
   Result<void> CreateSegment(uint64_t seq);
+  Result<UniqueFd> OpenSegmentFile(uint64_t seq) const;
+  void StartSegment(uint64_t seq, UniqueFd f);
   Result<void> Roll();
   Result<void> MakeRoom(uint64_t need);
   Result<void> DropOldest();
@@ -404,10 +406,19 @@ Result<void> Spool::Impl::Flush() {
   return {};
 }
 
-Result<void> Spool::Impl::CreateSegment(uint64_t seq) {
+Result<UniqueFd> Spool::Impl::OpenSegmentFile(uint64_t seq) const {
   std::string path = SegPath(seq);
   UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!f) return FailErrno("create " + path);
+  return f;
+}
+
+Result<void> Spool::Impl::CreateSegment(uint64_t seq) {
+  StartSegment(seq, TRY(OpenSegmentFile(seq)));
+  return {};
+}
+
+void Spool::Impl::StartSegment(uint64_t seq, UniqueFd f) {
   fd = std::move(f);
   cur_seq = seq;
   cur_flushed = 0;
@@ -419,11 +430,14 @@ Result<void> Spool::Impl::CreateSegment(uint64_t seq) {
   cur_records = 0;
   cur_sources.clear();
   have_last_source = false;
-  return {};
 }
 
 Result<void> Spool::Impl::Roll() {
   TRY(Flush());
+  // The next file first: until it exists nothing changes, so no reader ever
+  // sees the current segment closed when it is not (a reader at its end
+  // would move on to a segment that never comes and skip what follows).
+  UniqueFd next = TRY(OpenSegmentFile(cur_seq + 1));
   {
     std::lock_guard lk(mu);
     SegInfo& s = segs.back();
@@ -435,19 +449,7 @@ Result<void> Spool::Impl::Roll() {
     closed_seen = closed_bytes;
   }
   unsynced.push_back(std::move(fd));
-  Result<void> r = CreateSegment(cur_seq + 1);
-  if (!r) {
-    // Without a file to write, keep the list honest: the new segment is empty.
-    std::lock_guard lk(mu);
-    segs.pop_back();
-    SegInfo& s = segs.back();
-    closed_bytes -= s.size;
-    s.closed = false;
-    fd = std::move(unsynced.back());
-    unsynced.pop_back();
-    buf_len = 0;
-    return r;
-  }
+  StartSegment(cur_seq + 1, std::move(next));
   CollectGarbage();
   return {};
 }
