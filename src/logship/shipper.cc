@@ -216,14 +216,17 @@ void Shipper::Adopt(const LogSource& src) {
   auto& m = *impl_;
   std::lock_guard lock(m.mu);
   if (m.stopped) return;
-  Source* s = m.Upsert(src);
+  // Runs on the engine's thread: nothing here may touch the spool (its
+  // writer is the tail thread, which publishes outside mu). A new source is
+  // made with empty joiners, so Upsert appends nothing; a known one is left
+  // as it is.
+  auto it = m.sources.find(src.container_id);
+  Source* s = it != m.sources.end() ? it->second.get() : m.Upsert(src);
   s->listed = false;  // going away: read to the end of what it has, then forgotten
-  // Opens the log and every newer rotated file (held): their descriptors keep
-  // them readable after the files are deleted. A source whose records wait
-  // for the spool reads nothing more, but opens them all the same.
-  if (s->held.empty()) {
-    m.PollSource(*s);
-  } else if (auto h = s->tailer->Hold(); !h) {
+  // Opens the log and every newer rotated file without reading them: their
+  // descriptors keep them readable after the files are deleted; the tail
+  // thread reads them from there.
+  if (auto h = s->tailer->Hold(); !h) {
     log::Warn("log shipping: container " + src.name + ": " + h.error().message());
   }
 }

@@ -80,8 +80,9 @@ class Shipper {
   // A container started or was created: list again now (not only on the timer).
   void Refresh();
   // A container whose files are about to be deleted (moor rm, --rm): its log
-  // files are opened (and read as far as one poll goes) before they go, so a
-  // container that lived less than a listing still ships every line.
+  // files are opened before they go (read later by the tail thread), so a
+  // container that lived less than a listing still ships every line. Called
+  // from any thread; it never touches the spool.
   void Adopt(const LogSource& src);
 
   // GET /v1/moor/logship: outputs, spool, sources.
