@@ -324,77 +324,78 @@ void Shipper::Impl::Relist() {
 // Under mu: the source of a listed container, made on first sight (from its
 // checkpointed position), its settings and labels brought up to date.
 Source* Shipper::Impl::Upsert(const LogSource& src) {
-  {
-    auto& slot = sources[src.container_id];
-    bool fresh = !slot;
-    if (fresh) {
-      slot = std::make_unique<Source>();
-      TailPos start;
-      if (auto it = saved.find(src.container_id); it != saved.end()) {
-        start = it->second;
-        saved.erase(it);
-      }
-      // Newer log files held open while it catches up count against the same
-      // disk the spool may use.
-      slot->tailer =
-          std::make_unique<LogTailer>(src.log_path, src.max_files, start, 1 << 20, cfg.spool.budget_bytes);
-      slot->safe = slot->last = start;
+  auto& slot = sources[src.container_id];
+  bool fresh = !slot;
+  if (fresh) {
+    slot = std::make_unique<Source>();
+    TailPos start;
+    if (auto it = saved.find(src.container_id); it != saved.end()) {
+      start = it->second;
+      saved.erase(it);
     }
-    Source& s = *slot;
-    s.idle_after_gone = 0;
-    bool labels_changed = fresh || s.src.labels != src.labels;
-    s.src = src;
-    if (labels_changed) {
-      auto st = SettingsFromLabels(src.labels);
-      if (!st) {
-        if (s.settings_error != st.error().message()) {
-          s.settings_error = st.error().message();
-          log::Warn("log shipping: container " + src.name + ": " + s.settings_error + " (its lines go to every output)");
-        }
-        st = SourceSettings{};
+    // Newer log files held open while it catches up count against the same
+    // disk the spool may use.
+    slot->tailer =
+        std::make_unique<LogTailer>(src.log_path, src.max_files, start, 1 << 20, cfg.spool.budget_bytes);
+    slot->safe = slot->last = start;
+  }
+  Source& s = *slot;
+  s.idle_after_gone = 0;
+  bool labels_changed = fresh || s.src.labels != src.labels;
+  s.src = src;
+  if (labels_changed) {
+    auto st = SettingsFromLabels(src.labels);
+    if (!st) {
+      if (s.settings_error != st.error().message()) {
+        s.settings_error = st.error().message();
+        log::Warn("log shipping: container " + src.name + ": " + s.settings_error + " (its lines go to every output)");
       }
-      // A joiner holding lines keeps them until it is replaced: flush first.
-      FlushJoiners(s, NowNs(), true);
-      s.settings = *st;
-      for (auto& j : s.joiner) j.reset();
-      if (!s.settings.multiline_start.empty()) {
-        MultilineOptions mo;
-        mo.start_pattern = s.settings.multiline_start;
-        for (auto& j : s.joiner) {
-          auto made = LineJoiner::Make(mo);
-          if (!made) {
-            log::Warn("log shipping: container " + src.name + ": label moor.log.multiline.start: " +
-                    made.error().message() + " (lines are shipped one by one)");
-            break;
-          }
-          j = std::move(*made);
+      st = SourceSettings{};
+    }
+    // A joiner holding lines keeps them until it is replaced: flush first.
+    FlushJoiners(s, NowNs(), true);
+    s.settings = *st;
+    for (auto& j : s.joiner) j.reset();
+    if (!s.settings.multiline_start.empty()) {
+      MultilineOptions mo;
+      mo.start_pattern = s.settings.multiline_start;
+      for (auto& j : s.joiner) {
+        auto made = LineJoiner::Make(mo);
+        if (!made) {
+          log::Warn("log shipping: container " + src.name + ": label moor.log.multiline.start: " +
+                  made.error().message() + " (lines are shipped one by one)");
+          break;
         }
-        if (!s.joiner[0] || !s.joiner[1]) {
-          s.joiner[0].reset();
-          s.joiner[1].reset();
-        }
+        j = std::move(*made);
+      }
+      if (!s.joiner[0] || !s.joiner[1]) {
+        s.joiner[0].reset();
+        s.joiner[1].reset();
       }
     }
-    SourceMeta m;
-    m.container_id = src.container_id;
-    m.container = src.name;
-    m.app = Label(src.labels, "moor.app");
-    m.service = Label(src.labels, "moor.app.service");
-    if (m.service.empty()) m.service = Label(src.labels, "moor.service");
-    m.image = src.image;
-    m.release = src.release;
-    m.node = cfg.node;
-    m.outputs = s.settings.outputs;
-    std::string key = MetaKey(m);
-    // Held records keep the labels they were read under: relabel once they are in.
-    if (key != s.meta_key && s.held.empty()) FlushJoiners(s, NowNs(), true);  // joined lines keep their labels
-    if (key != s.meta_key && s.held.empty()) {
+  }
+  SourceMeta m;
+  m.container_id = src.container_id;
+  m.container = src.name;
+  m.app = Label(src.labels, "moor.app");
+  m.service = Label(src.labels, "moor.app.service");
+  if (m.service.empty()) m.service = Label(src.labels, "moor.service");
+  m.image = src.image;
+  m.release = src.release;
+  m.node = cfg.node;
+  m.outputs = s.settings.outputs;
+  std::string key = MetaKey(m);
+  // Held records keep the labels they were read under: relabel once they
+  // are in (the flush of joined lines, under the old labels, may hold some).
+  if (key != s.meta_key && s.held.empty()) {
+    FlushJoiners(s, NowNs(), true);
+    if (s.held.empty()) {
       m.id = next_id++;
       s.meta = std::move(m);
       s.meta_key = std::move(key);
     }
-    return &s;
   }
+  return &s;
 }
 
 void Shipper::Impl::Append(Source& s, Record r) {
